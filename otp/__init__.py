@@ -1,0 +1,1 @@
+"""agent-otp: Erlang/OTP for AI agents, in Python."""

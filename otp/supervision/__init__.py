@@ -1,0 +1,1 @@
+"""Supervision (layer 3): supervisors, strategies, restart intensity and backoff."""
