@@ -1,1 +1,38 @@
-"""Actor runtime (layer 2): AgentActor, AgentRef, links, monitors, names, timers. pykka lives here."""
+"""Actor runtime (layer 2): AgentActor, AgentRef, links, monitors, names, timers.
+
+pykka lives here and nowhere else.
+"""
+
+from __future__ import annotations
+
+from otp.actor._agent import AgentActor
+from otp.actor._api import exit, send, shutdown_all
+from otp.actor._inbox import Inbox
+from otp.actor._messages import Down, Exit, MonitorRef
+from otp.actor._names import register, registered, unregister, whereis
+from otp.actor._process import dead_letters
+from otp.actor._ref import DEFAULT_TIMEOUT, AgentFuture, AgentProxy, AgentRef
+from otp.actor._timers import TimerRef, cancel_timer, send_after
+
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "AgentActor",
+    "AgentFuture",
+    "AgentProxy",
+    "AgentRef",
+    "Down",
+    "Exit",
+    "Inbox",
+    "MonitorRef",
+    "TimerRef",
+    "cancel_timer",
+    "dead_letters",
+    "exit",
+    "register",
+    "registered",
+    "send",
+    "send_after",
+    "shutdown_all",
+    "unregister",
+    "whereis",
+]

@@ -1,0 +1,219 @@
+"""The process cell: OTP process state shared by every execution kind.
+
+An agent is two objects: the user's ``AgentActor`` instance (its behaviour and
+state) and a ``Process`` (its identity in the runtime: links, monitors, name,
+exit reason). ``AgentRef`` points at the ``Process``; a ref to an agent on
+another node points at an object with the same interface that the node layer
+provides (``put``, ``dead``, ``link_from``, ``unlink_from``, ``add_monitor``,
+``remove_monitor``, ``exit_signal``, ``request_shutdown``).
+
+Death is one sequence, whoever causes it (the agent's own thread after a
+crash or stop, or another thread delivering an exit signal or a kill):
+
+1. mark dead and record the reason (first caller wins, under the lock);
+2. release the registered name (so after DOWN, ``whereis`` returns None);
+3. fail the ask being handled, if any, with ``AgentExit``;
+4. send the exit signal to every link, then DOWN to every monitor;
+5. drain the mailbox: queued asks fail at once, the rest count as dead letters.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import threading
+from typing import TYPE_CHECKING, Any
+
+from otp import _log
+from otp.actor import _names
+from otp.actor._messages import WAKE, Down, Exit
+from otp.errors import KILL, KILLED, NORMAL, AgentExit, NoProc, format_reason
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+__all__ = ["Process", "current", "dead_letter", "dead_letters", "live", "lookup"]
+
+_current: contextvars.ContextVar[Process | None] = contextvars.ContextVar(
+    "otp_current_process", default=None
+)
+current = _current.get
+"""Return the Process whose handler is running in this context, or None."""
+
+_table: dict[str, Process] = {}  # id -> live process
+_dead_lock = threading.Lock()
+_dead_count = 0
+_log_dl = _log.get_logger()
+
+
+def lookup(proc_id: str) -> Process | None:
+    """Return the live local process with this id, or None."""
+    return _table.get(proc_id)
+
+
+def live() -> list[Process]:
+    """Return every live local process, oldest first."""
+    return list(_table.values())
+
+
+def dead_letters() -> int:
+    """Return how many messages were dropped because their receiver was dead."""
+    return _dead_count
+
+
+def dead_letter(target: Any, message: Any, future: Any = None, *, queued: bool = False) -> None:
+    """Drop a message sent to a dead agent: count it, fail an ask at once.
+
+    ``queued`` marks a message that reached the mailbox while the agent was
+    alive: its ask fails with ``AgentExit`` carrying the exit reason. Asking an
+    agent already dead fails with ``NoProc``.
+    """
+    global _dead_count  # noqa: PLW0603 - the counter is this module's state
+    with _dead_lock:
+        _dead_count += 1
+    if future is not None:
+        reason = getattr(target._proc, "reason", None)
+        if queued and reason is not None:
+            exc: AgentExit = AgentExit(
+                f"{target} exited with {format_reason(reason)} before replying", reason, target)
+        else:
+            why = "" if reason is None else f"; it exited with {format_reason(reason)}"
+            exc = NoProc(f"{target} is not alive (noproc){why}", target)
+        _fail(future, exc)
+    if _log.debug_enabled():
+        _log_dl.debug(_log.DEAD_LETTER, agent=str(target), message_type=type(message).__name__)
+
+
+def _fail(future: Any, exc: BaseException) -> None:
+    try:
+        future.set_exception((type(exc), exc, None))
+    except Exception:  # noqa: BLE001,S110 - already answered (queue.Full): nothing to do
+        pass
+
+
+class Process:
+    """Identity and OTP state of one local agent (or Inbox)."""
+
+    __slots__ = ("__weakref__", "current_future", "dead", "exited", "flushed", "id", "links",
+                 "lock", "monitors", "name", "reason", "ref", "watching")
+
+    def __init__(self, proc_id: str, exited: threading.Event) -> None:
+        self.id = proc_id
+        self.ref: Any = None  # set by the kind that creates the process
+        self.lock = threading.Lock()
+        self.dead = False
+        self.reason: Any = None
+        self.links: set[Any] = set()
+        self.monitors: dict[Any, Any] = {}  # MonitorRef -> watcher AgentRef
+        self.name: str | None = None
+        self.watching: dict[Any, Any] = {}  # MonitorRef -> target AgentRef (monitors we made)
+        self.flushed: set[Any] = set()  # demonitored refs whose DOWN must be dropped
+        self.current_future: Any = None  # the ask being handled
+        self.exited = exited
+
+    # -- kind-specific hooks -------------------------------------------------
+    def put(self, envelope: tuple[Any, Any]) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def take_all(self) -> Iterable[tuple[Any, Any]]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def wake(self) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def trapping(self) -> bool:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def request_shutdown(self, reason: Any) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    # -- delivery --------------------------------------------------------------
+    def deliver(self, message: Any) -> None:
+        """Queue a runtime message (Down, Exit) or count it as a dead letter."""
+        if self.dead:
+            dead_letter(self.ref, message)
+            return
+        self.put((message, None))
+        if self.dead:
+            self.drain()
+
+    def register(self) -> None:
+        _table[self.id] = self
+
+    # -- links and monitors (the target's side) ---------------------------------
+    def link_from(self, other: Any) -> bool:
+        """Add a link to ``other``; False if this process is dead (caller gets noproc)."""
+        with self.lock:
+            if self.dead:
+                return False
+            self.links.add(other)
+            return True
+
+    def unlink_from(self, other: Any) -> None:
+        with self.lock:
+            self.links.discard(other)
+
+    def add_monitor(self, mref: Any, watcher: Any) -> bool:
+        """Record that ``watcher`` monitors this process; False if already dead."""
+        with self.lock:
+            if self.dead:
+                return False
+            self.monitors[mref] = watcher
+            return True
+
+    def remove_monitor(self, mref: Any) -> bool:
+        """Forget a monitor; True if it was removed before its DOWN was sent."""
+        with self.lock:
+            return self.monitors.pop(mref, None) is not None
+
+    # -- exit signals (reference item P2) -------------------------------------
+    def exit_signal(self, sender: Any, reason: Any, *, from_link: bool) -> None:
+        """Receive an exit signal from ``sender`` (an AgentRef, or None from outside)."""
+        with self.lock:
+            if self.dead:
+                return
+            if from_link:
+                if sender not in self.links:
+                    return  # the link was removed first: the signal is dropped
+                self.links.discard(sender)
+        if not from_link and reason == KILL:
+            self.die(KILLED)  # untrappable
+        elif self.trapping():
+            self.deliver(Exit(sender, reason))
+        elif reason == NORMAL:
+            if sender is not None and sender == self.ref:
+                self.die(NORMAL)  # exit(self, normal) ends the caller
+        else:
+            self.die(reason)
+
+    # -- death ------------------------------------------------------------------
+    def die(self, reason: Any) -> bool:
+        """Run the death sequence (see the module docstring); False if already dead."""
+        with self.lock:
+            if self.dead:
+                return False
+            self.dead = True
+            self.reason = reason
+            links, self.links = self.links, set()
+            monitors, self.monitors = self.monitors, {}
+        if self.name is not None:
+            _names.release(self)
+        _table.pop(self.id, None)
+        fut = self.current_future
+        if fut is not None:
+            _fail(fut, AgentExit(f"{self.ref} exited with {format_reason(reason)} before replying",
+                                 reason, self.ref))
+        me = self.ref
+        for other in links:
+            other._proc.exit_signal(me, reason, from_link=True)
+        for mref, watcher in monitors.items():
+            watcher._proc.deliver(Down(mref, me, reason))
+        self.drain()
+        self.exited.set()
+        self.wake()
+        return True
+
+    def drain(self) -> None:
+        """Empty the mailbox of a dead process: asks fail now, tells are dead letters."""
+        for message, future in self.take_all():
+            if message is not WAKE:
+                dead_letter(self.ref, message, future, queued=True)

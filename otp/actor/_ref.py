@@ -1,0 +1,281 @@
+"""AgentRef, its futures and proxies: the only way to talk to an agent.
+
+A ref is small, hashable and comparable by the agent's id; ``str(ref)`` shows
+the class and the id. Everything it does goes through ``ref._proc``, which is
+the local ``Process`` or, for an agent on another node, the node layer's
+stand-in with the same interface: the actor runtime knows nothing of sockets.
+"""
+
+from __future__ import annotations
+
+import queue
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+import pykka
+from pykka.messages import ProxyCall, ProxyGetAttr, ProxySetAttr
+
+from otp.actor._messages import Stop
+from otp.actor._process import current, dead_letter
+from otp.errors import KILL, AgentExit, AskTimeout, CallSelfError, NoProc, StopTimeout
+
+if TYPE_CHECKING:
+    from pykka._types import OptExcInfo
+
+__all__ = ["DEFAULT_TIMEOUT", "AgentFuture", "AgentProxy", "AgentRef"]
+
+A = TypeVar("A")
+DEFAULT_TIMEOUT = 5.0
+"""Seconds an ask, a proxy call's ``get()`` or a stop waits by default (OTP's call timeout)."""
+
+_UNSET: Any = object()
+
+
+class AgentFuture(pykka.ThreadingFuture[Any]):
+    """The future of an ask: ``get()`` waits 5 s by default and names the agent on timeout."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._otp_ctx: tuple[Any, Any] | None = None  # (AgentRef, message) for errors
+
+    def get(self, *, timeout: float | None = _UNSET) -> Any:
+        """Return the reply, or raise the agent's exception, ``AgentExit`` or ``AskTimeout``.
+
+        Args:
+            timeout: seconds to wait; default 5. ``None`` waits for ever.
+        """
+        if timeout is _UNSET:
+            timeout = DEFAULT_TIMEOUT
+        try:
+            return super().get(timeout=timeout)
+        except pykka.Timeout:
+            ref, message = self._otp_ctx or (None, None)
+            what = _describe(message)
+            msg = (f"{ref if ref is not None else 'agent'} did not reply to {what} within "
+                   f"{timeout} s; pass timeout= to wait longer")
+            raise AskTimeout(msg) from None
+
+
+def _describe(message: Any) -> str:
+    if isinstance(message, ProxyCall):
+        return f"call of {'.'.join(message.attr_path)}()"
+    if isinstance(message, ProxyGetAttr | ProxySetAttr):
+        return f"attribute {'.'.join(message.attr_path)}"
+    return f"a {type(message).__name__} message"
+
+
+def reply(future: Any, value: Any) -> None:
+    """Answer an ask unless it was already answered (the agent died meanwhile)."""
+    try:
+        future.set(value)
+    except queue.Full:
+        pass
+
+
+def reply_exception(future: Any, exc_info: OptExcInfo) -> None:
+    try:
+        future.set_exception(exc_info)
+    except queue.Full:
+        pass
+
+
+class AgentRef(Generic[A]):
+    """A reference to an agent, local or remote: tell, ask, proxy, stop, kill.
+
+    Refs compare and hash by the agent's id; a ref outlives its agent (asking
+    a dead agent raises ``NoProc``; telling it counts a dead letter).
+    """
+
+    __slots__ = ("_proc", "class_name", "id", "node")
+
+    def __init__(self, proc: Any, class_name: str, node: str = "") -> None:
+        self._proc = proc
+        self.id: str = proc.id
+        self.class_name = class_name
+        self.node = node
+
+    def __str__(self) -> str:
+        return f"{self.class_name} ({self.id})"
+
+    def __repr__(self) -> str:
+        return f"<AgentRef {self.class_name} ({self.id})>"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, AgentRef) and other.id == self.id
+
+    def __hash__(self) -> int:
+        return hash(self.id)
+
+    def is_alive(self) -> bool:
+        """Return True unless the agent is known to have exited."""
+        return not self._proc.dead
+
+    @property
+    def exit_reason(self) -> Any:
+        """The agent's exit reason, or None while it is alive."""
+        return self._proc.reason
+
+    def tell(self, message: Any) -> None:
+        """Send ``message`` without waiting. Never raises for a dead agent: the
+        message is dropped and counted as a dead letter, as in OTP."""
+        proc = self._proc
+        if proc.dead:
+            dead_letter(self, message)
+            return
+        sender = current()
+        if sender is not None and sender.dead:
+            return  # a thread agent declared dead while still running: its sends go nowhere
+        proc.put((message, None))
+        if proc.dead:
+            proc.drain()
+
+    def ask(self, message: Any, *, timeout: float | None = DEFAULT_TIMEOUT,
+            block: bool = True) -> Any:
+        """Send ``message`` and wait for the reply (5 s by default).
+
+        Raises:
+            CallSelfError: an agent asked itself.
+            AskTimeout: no reply in time; the error names the agent and message type.
+            NoProc: the agent was not alive.
+            AgentExit: the agent exited before it replied (``.reason``).
+            Exception: whatever the handler raised (the agent has crashed with it).
+
+        With ``block=False`` an ``AgentFuture`` is returned instead.
+        """
+        future = self._send_ask(message)
+        return future.get(timeout=timeout) if block else future
+
+    def _send_ask(self, message: Any) -> AgentFuture:
+        proc = self._proc
+        future = AgentFuture()
+        future._otp_ctx = (self, message)
+        sender = current()
+        if sender is proc:
+            msg = (f"{self} asked itself for {_describe(message)}; that would wait for ever. "
+                   "Call the method directly, or use tell() to queue work for later")
+            raise CallSelfError(msg)
+        if proc.dead:
+            dead_letter(self, message, future)
+        elif sender is None or not sender.dead:
+            proc.put((message, future))
+            if proc.dead:
+                proc.drain()
+        return future
+
+    def proxy(self) -> AgentProxy[A]:
+        """Return a proxy: ``ref.proxy().method(x)`` returns a future of the result."""
+        return AgentProxy(self)
+
+    def stop(self, *, timeout: float | None = DEFAULT_TIMEOUT) -> bool:
+        """Stop the agent after the messages already queued (FIFO), and wait.
+
+        The agent runs ``terminate("normal")`` and exits normally.
+
+        Returns:
+            True once the agent has exited; False if it was already dead.
+        Raises:
+            StopTimeout: it had not exited within ``timeout`` (it may still be
+                running; ``kill()`` ends it at once).
+        """
+        if self._proc.dead:
+            return False
+        future = self._send_ask(Stop())
+        try:
+            future.get(timeout=timeout)
+        except AskTimeout:
+            msg = f"{self} did not stop within {timeout} s; use kill() to end it at once"
+            raise StopTimeout(msg) from None
+        except AgentExit:
+            pass  # it died some other way before reaching the stop: stopped all the same
+        return True
+
+    def kill(self) -> None:
+        """End the agent at once with reason ``killed``, as OTP's ``exit(Pid, kill)``.
+
+        For a thread agent: it is dead at once (name released, links and
+        monitors fired, later sends from it dropped) while its thread finishes
+        the current handler or is abandoned.
+        """
+        self._proc.exit_signal(_sender_ref(), KILL, from_link=False)
+
+    def join(self, timeout: float | None = DEFAULT_TIMEOUT) -> Any:
+        """Wait until the agent has exited and return its exit reason.
+
+        Raises:
+            AskTimeout: it is still alive after ``timeout`` seconds.
+        """
+        exited = getattr(self._proc, "exited", None)
+        if exited is None or not exited.wait(timeout):
+            msg = f"{self} was still alive after {timeout} s"
+            raise AskTimeout(msg)
+        return self._proc.reason
+
+
+def _sender_ref() -> Any:
+    proc = current()
+    return None if proc is None else proc.ref
+
+
+_methods_cache: dict[type, frozenset[str]] = {}
+
+
+def _public_methods(cls: type) -> frozenset[str]:
+    names = _methods_cache.get(cls)
+    if names is None:
+        names = frozenset(n for n in dir(cls)
+                          if not n.startswith("_") and callable(getattr(cls, n, None)))
+        _methods_cache[cls] = names
+    return names
+
+
+class AgentProxy(Generic[A]):
+    """Call an agent's methods as if local; each call returns an ``AgentFuture``.
+
+    ``proxy.method(*args)`` asks; ``proxy.method.defer(*args)`` tells (no reply);
+    reading ``proxy.attr`` returns a future of its value; ``proxy.attr = v``
+    sets it and waits. Methods are found on the agent's class; names starting
+    with ``_`` are not reachable.
+    """
+
+    __slots__ = ("_methods", "_ref")
+
+    def __init__(self, ref: AgentRef[A]) -> None:
+        object.__setattr__(self, "_ref", ref)
+        cls = getattr(ref._proc, "actor_class", None)
+        object.__setattr__(self, "_methods", _public_methods(cls) if cls is not None else None)
+
+    def __repr__(self) -> str:
+        return f"<AgentProxy for {self._ref}>"
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            msg = f"{self._ref}: private attribute {name!r} is not reachable through a proxy"
+            raise AttributeError(msg)
+        methods = self._methods
+        if methods is None or name in methods:
+            return _ProxyMethod(self._ref, name)
+        return self._ref.ask(ProxyGetAttr((name,)), block=False)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name.startswith("_"):
+            msg = f"{self._ref}: private attribute {name!r} is not reachable through a proxy"
+            raise AttributeError(msg)
+        self._ref.ask(ProxySetAttr((name,), value))
+
+
+class _ProxyMethod:
+    __slots__ = ("_name", "_ref")
+
+    def __init__(self, ref: AgentRef[Any], name: str) -> None:
+        self._ref = ref
+        self._name = name
+
+    def __call__(self, *args: Any, **kwargs: Any) -> AgentFuture:
+        return self._ref.ask(ProxyCall((self._name,), args, kwargs), block=False)
+
+    def defer(self, *args: Any, **kwargs: Any) -> None:
+        """Call the method without waiting for (or receiving) a result."""
+        self._ref.tell(ProxyCall((self._name,), args, kwargs))
+
+
+def not_alive(ref: AgentRef[Any]) -> NoProc:
+    return NoProc(f"{ref} is not alive (noproc)", ref)
