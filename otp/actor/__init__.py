@@ -5,7 +5,7 @@ pykka lives here and nowhere else.
 
 from __future__ import annotations
 
-from otp.actor._agent import AgentActor
+from otp.actor._agent import AgentActor, Ignore
 from otp.actor._api import exit, send, shutdown_all
 from otp.actor._inbox import Inbox
 from otp.actor._messages import Down, Exit, MonitorRef
@@ -22,6 +22,7 @@ __all__ = [
     "AgentRef",
     "Down",
     "Exit",
+    "Ignore",
     "Inbox",
     "MonitorRef",
     "TimerRef",

@@ -43,16 +43,25 @@ from otp.errors import (
     format_reason,
 )
 
-__all__ = ["AgentActor"]
+__all__ = ["AgentActor", "Ignore"]
 
 _log_agent = _log.get_logger()
 _WAKE_ENV = (WAKE, None)
 
 
+class Ignore(Exception):  # noqa: N818 - OTP's word
+    """Raise in ``on_start`` to decline to start (OTP's ``ignore``).
+
+    Under a supervisor the child is recorded as not running; a direct
+    ``start()`` raises ``StartError`` with reason ``"ignore"``.
+    """
+
+
 class _AgentProcess(Process):
     """Process of a thread agent: a SimpleQueue mailbox plus a system lane."""
 
-    __slots__ = ("actor", "actor_class", "inbox", "start_error", "started", "stop_reason", "sysq")
+    __slots__ = ("actor", "actor_class", "inbox", "parent", "start_error", "started",
+                 "stop_reason", "sysq")
 
     def __init__(self, actor: AgentActor) -> None:
         super().__init__(actor.actor_urn, actor.actor_stopped)
@@ -63,7 +72,8 @@ class _AgentProcess(Process):
         self.started = threading.Event()
         self.start_error: BaseException | None = None
         self.stop_reason: Any = None
-        self.ref = AgentRef(self, type(actor).__name__)
+        self.parent: AgentRef[Any] | None = None  # the ref linked by spawn(link=...)
+        self.ref = actor._otp_ref_class(self, type(actor).__name__)
 
     def put(self, envelope: tuple[Any, Any]) -> None:
         self.inbox.put(envelope)
@@ -97,6 +107,7 @@ class AgentActor(pykka.ThreadingActor):
     """
 
     use_daemon_thread: ClassVar[bool] = True
+    _otp_ref_class: ClassVar[type[AgentRef[Any]]] = AgentRef
     start_timeout: ClassVar[float] = 5.0
     """Seconds ``start()`` waits for ``on_start`` before killing the agent."""
     trap_exit: bool = False
@@ -137,10 +148,26 @@ class AgentActor(pykka.ThreadingActor):
               name: str | None = None, link: AgentRef[Any] | None = None) -> AgentRef[Self]:
         """Start the agent with options: a registered ``name``, a ``link`` made before it starts.
 
+        The linked agent is this agent's *parent*: if this agent traps exits
+        and its parent exits, it terminates with the parent's reason (as an
+        OTP gen_server does). A failed start sends no exit signal to the
+        parent: the StartError is the notice.
+
         Raises:
             AlreadyStarted: ``name`` is taken; ``holder`` is the running agent.
-            StartError: as for ``start()``.
+            StartError: as for ``start()``; ``reason`` is ``"ignore"`` if
+                ``on_start`` raised ``Ignore``.
         """
+        ref = cls._otp_spawn(args, kwargs, name, link)
+        if ref is None:
+            msg = f"{cls.__name__}.on_start() raised Ignore: the agent declined to start"
+            raise StartError(msg, "ignore")
+        return ref
+
+    @classmethod
+    def _otp_spawn(cls, args: tuple[Any, ...], kwargs: dict[str, Any] | None, name: str | None,
+                   link: AgentRef[Any] | None) -> AgentRef[Self] | None:
+        """spawn(), returning None when on_start raised Ignore (for supervisors)."""
         agent = cls(*args, **(kwargs or {}))
         proc = agent.__dict__.get("_otp_proc")
         if proc is None:
@@ -156,6 +183,7 @@ class AgentActor(pykka.ThreadingActor):
                 msg = f"cannot start {cls.__name__} as {name!r}: already started as {exc.holder}"
                 raise AlreadyStarted(msg, exc.holder) from None
         if link is not None:
+            proc.parent = link
             proc.links.add(link)
             if not link._proc.link_from(proc.ref):
                 proc.links.discard(link)
@@ -164,11 +192,14 @@ class AgentActor(pykka.ThreadingActor):
             proc.die("killed")
             msg = f"{proc.ref} did not finish on_start within {cls.start_timeout} s"
             raise StartError(msg, "timeout")
-        if proc.start_error is not None:
-            err = proc.start_error
-            msg = f"{proc.ref} failed in on_start: {format_reason(err)}"
-            raise StartError(msg, err) from err
-        return proc.ref
+        err = proc.start_error
+        if err is None:
+            return proc.ref
+        if isinstance(err, Ignore):
+            return None
+        reason = err.reason if isinstance(err, StartError) else err
+        msg = f"{proc.ref} failed in on_start: {format_reason(reason)}"
+        raise StartError(msg, reason) from err
 
     # -- hooks -------------------------------------------------------------------------
     def on_start(self) -> None:
@@ -250,8 +281,16 @@ class AgentActor(pykka.ThreadingActor):
             self.on_start()
         except BaseException as exc:  # noqa: BLE001 - any failure is a start error
             proc.start_error = exc
-            _log_agent.warning(_log.START_ERROR, agent=str(proc.ref), reason=format_reason(exc))
-            proc.die(exc)
+            with proc.lock:
+                links, proc.links = proc.links, set()
+            for other in links:  # the starter hears of it through StartError, not a signal
+                other._proc.unlink_from(proc.ref)
+            if isinstance(exc, Ignore):
+                proc.die(NORMAL)
+            else:
+                _log_agent.warning(_log.START_ERROR, agent=str(proc.ref),
+                                   reason=format_reason(exc))
+                proc.die(exc)
             proc.started.set()
             return
         proc.started.set()
@@ -287,6 +326,10 @@ class AgentActor(pykka.ThreadingActor):
                     result = None
                 elif kind is Stop:
                     self._otp_finish(proc, message.reason, future)
+                    return
+                elif kind is Exit and message.agent is not None \
+                        and message.agent == proc.parent:
+                    self._otp_finish(proc, message.reason, None)  # gen_server: parent exited
                     return
                 elif kind is Down and proc.watching.pop(message.ref, None) is None \
                         and message.ref in proc.flushed:

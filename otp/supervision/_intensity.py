@@ -1,0 +1,79 @@
+"""Restart intensity: OTP's sliding window of restarts, as a pure function.
+
+A supervisor allows at most ``intensity`` restarts within any ``period``
+seconds. Every restart *attempt* (including a retry after a failed restart)
+calls :func:`add_restart`; when it answers False the supervisor gives up: it
+logs ``reached_max_restart_intensity``, terminates all its children in reverse
+start order and exits ``shutdown``.
+
+This is ``add_restart/1`` of OTP's ``supervisor.erl``, with one departure: OTP
+reads ``erlang:monotonic_time(second)`` and so compares whole seconds; we use
+float seconds (``time.monotonic()``), so the window is exact rather than
+rounded to the second.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from itertools import takewhile
+
+__all__ = ["RestartIntensity", "add_restart"]
+
+
+def add_restart(restarts: tuple[float, ...], now: float, intensity: int,
+                period: float) -> tuple[bool, tuple[float, ...]]:
+    """Record a restart at ``now`` and say whether it is allowed.
+
+    Timestamps are kept newest first, as in OTP: those with
+    ``t >= now - period`` are kept (a restart exactly ``period`` old still
+    counts), the rest dropped, and ``now`` is put in front.
+
+    Args:
+        restarts: earlier restart times, newest first (as returned last time).
+        now: the time of this restart, in seconds.
+        intensity: the most restarts allowed within ``period``.
+        period: the window, in seconds.
+
+    Returns:
+        ``(ok, restarts)``. ``ok`` is True when the count after adding is
+        ``<= intensity``: restart the child. False means the limit is reached:
+        the supervisor must give up (terminate all children, exit shutdown).
+    """
+    threshold = now - period
+    kept = (now, *takewhile(lambda t: t >= threshold, restarts))
+    return len(kept) <= intensity, kept
+
+
+class RestartIntensity:
+    """The restart window of one supervisor, with an injectable clock.
+
+    Attributes:
+        intensity: the most restarts allowed within ``period``.
+        period: the window, in seconds.
+        clock: returns the current time in seconds (``time.monotonic`` by
+            default; a fake clock in tests).
+        restarts: recorded restart times, newest first.
+    """
+
+    __slots__ = ("clock", "intensity", "period", "restarts")
+
+    def __init__(self, intensity: int, period: float,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.intensity = intensity
+        self.period = period
+        self.clock = clock
+        self.restarts: tuple[float, ...] = ()
+
+    def add(self) -> bool:
+        """Record a restart now; return False when the supervisor must give up."""
+        ok, self.restarts = add_restart(self.restarts, self.clock(), self.intensity, self.period)
+        return ok
+
+    def reset(self) -> None:
+        """Forget every recorded restart."""
+        self.restarts = ()
+
+    def __repr__(self) -> str:
+        return (f"RestartIntensity(intensity={self.intensity}, period={self.period}, "
+                f"restarts={len(self.restarts)})")
