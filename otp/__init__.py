@@ -1,1 +1,74 @@
-"""agent-otp: Erlang/OTP for AI agents, in Python."""
+"""agent-otp: Erlang/OTP for AI agents, in Python.
+
+Layers (DESIGN.md), bottom up: ``otp.errors`` (exceptions, exit reasons);
+``otp._log`` and ``otp.specs`` (logging set-up, validated specs); ``otp.actor``
+(agents, refs, links, monitors, names, timers; pykka lives there);
+``otp.supervision`` (supervisors); ``otp.cli`` (``otp-node``). This file pulls
+together the public API.
+"""
+
+from __future__ import annotations
+
+from otp._log import configure_logging as configure_logging
+from otp.actor import AgentActor as AgentActor
+from otp.actor import AgentFuture as AgentFuture
+from otp.actor import AgentProxy as AgentProxy
+from otp.actor import AgentRef as AgentRef
+from otp.actor import Down as Down
+from otp.actor import Exit as Exit
+from otp.actor import Ignore as Ignore
+from otp.actor import Inbox as Inbox
+from otp.actor import MonitorRef as MonitorRef
+from otp.actor import TimerRef as TimerRef
+from otp.actor import cancel_timer as cancel_timer
+from otp.actor import dead_letters as dead_letters
+from otp.actor import exit as exit  # noqa: A004 - OTP's name
+from otp.actor import register as register
+from otp.actor import registered as registered
+from otp.actor import send as send
+from otp.actor import send_after as send_after
+from otp.actor import shutdown_all as shutdown_all
+from otp.actor import unregister as unregister
+from otp.actor import whereis as whereis
+from otp.specs import Backoff as Backoff
+from otp.specs import ChildSpec as ChildSpec
+from otp.specs import SupFlags as SupFlags
+from otp.supervision import ChildCounts as ChildCounts
+from otp.supervision import ChildInfo as ChildInfo
+from otp.supervision import DynamicSupervisor as DynamicSupervisor
+from otp.supervision import Supervisor as Supervisor
+from otp.supervision import SupervisorRef as SupervisorRef
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AgentActor",
+    "AgentFuture",
+    "AgentProxy",
+    "AgentRef",
+    "Backoff",
+    "ChildCounts",
+    "ChildInfo",
+    "ChildSpec",
+    "Down",
+    "DynamicSupervisor",
+    "Exit",
+    "Ignore",
+    "Inbox",
+    "MonitorRef",
+    "SupFlags",
+    "Supervisor",
+    "SupervisorRef",
+    "TimerRef",
+    "cancel_timer",
+    "configure_logging",
+    "dead_letters",
+    "exit",
+    "register",
+    "registered",
+    "send",
+    "send_after",
+    "shutdown_all",
+    "unregister",
+    "whereis",
+]

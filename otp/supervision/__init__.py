@@ -1,1 +1,16 @@
 """Supervision (layer 3): supervisors, strategies, restart intensity and backoff."""
+
+from __future__ import annotations
+
+from otp.supervision._dynamic import DynamicSupervisor
+from otp.supervision._sup_ref import SUP_CALL_TIMEOUT, ChildCounts, ChildInfo, SupervisorRef
+from otp.supervision._supervisor import Supervisor
+
+__all__ = [
+    "SUP_CALL_TIMEOUT",
+    "ChildCounts",
+    "ChildInfo",
+    "DynamicSupervisor",
+    "Supervisor",
+    "SupervisorRef",
+]

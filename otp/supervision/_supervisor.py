@@ -1,0 +1,456 @@
+"""Supervisor: an agent that starts, watches and restarts its children, as OTP's.
+
+The supervisor traps exits; each child is linked to it. A child's exit
+arrives as an ``Exit`` message and is decided by one table (``_do_restart``,
+OTP's do_restart/3: restart type x exit reason) and one strategy step
+(``_restart_now``: one_for_one, one_for_all, rest_for_one,
+simple_one_for_one). Restarts are counted in a sliding window
+(``RestartIntensity``); past it the supervisor stops every child in reverse
+start order and exits ``shutdown``, which its own parent sees as a child
+exit. A restart that fails is retried through the supervisor's own mailbox,
+so calls are answered in between (item S8).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from otp import _log
+from otp.actor import AgentActor, AgentRef, Exit, Ignore
+from otp.errors import (
+    NORMAL,
+    SHUTDOWN,
+    AlreadyStarted,
+    SpecError,
+    StartError,
+    SupervisorError,
+    format_reason,
+    is_shutdown,
+)
+from otp.specs import ChildSpec, SupFlags, check_combination
+from otp.supervision._backoff import BackoffState
+from otp.supervision._child import Child, ChildStartFailed, expected_reason, shutdown_children
+from otp.supervision._intensity import RestartIntensity
+from otp.supervision._sup_ref import ChildCounts, ChildInfo, SupervisorRef
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+__all__ = ["Supervisor"]
+
+_log_sup = _log.get_logger()
+
+
+class _Retry(NamedTuple):
+    """Self-message: try a child's restart again (after a failure or a backoff delay)."""
+
+    child: Child
+    reason: Any
+    counted: bool  # the restart was already counted in the intensity window
+
+
+def _ok(value: Any = None) -> tuple[str, Any]:
+    return ("ok", value)
+
+
+def _error(exc: Exception) -> tuple[str, Any]:
+    return ("error", exc)
+
+
+class Supervisor(AgentActor):
+    """A supervisor. ``Supervisor.start(children=[...], strategy=..., ...)``, or
+    subclass it and override ``init()`` (OTP's callback-module style)."""
+
+    __otp_child_type__ = "supervisor"
+    _otp_ref_class = SupervisorRef
+    trap_exit = True
+
+    def __init__(self, *, children: Any = (), clock: Callable[[], float] | None = None,
+                 **flags: Any) -> None:
+        super().__init__()
+        self._sup_given = (flags, children)
+        self._sup_clock = clock or time.monotonic
+
+    @classmethod
+    def start(cls, *args: Any, name: str | None = None,  # type: ignore[override]
+              **kwargs: Any) -> SupervisorRef | None:
+        """Start the supervisor and its children; return its ref once all have started.
+
+        Keyword arguments of the base class: ``children`` (ChildSpecs or
+        dicts), ``strategy``, ``intensity``, ``period``, ``auto_shutdown``,
+        ``max_children``, ``backoff`` (see SupFlags), ``clock`` (for tests),
+        and ``name`` to register the supervisor.
+
+        Returns:
+            The SupervisorRef, or None when ``init()`` returned None (ignore).
+        Raises:
+            SpecError: invalid flags or child specs; nothing was started.
+            StartError: a child failed to start; ``reason`` is
+                ``("failed_to_start_child", child_id, reason)`` and the children
+                already started were stopped in reverse order.
+        """
+        if cls.init is Supervisor.init:  # flags given directly: check them in the caller
+            flags = {k: v for k, v in kwargs.items() if k not in ("children", "clock")}
+            check_combination(flags, kwargs.get("children", ()))
+        try:
+            ref = cls._otp_spawn(args, kwargs, name, None)
+        except StartError as exc:
+            if isinstance(exc.reason, SpecError):
+                raise exc.reason from None
+            raise
+        return ref  # type: ignore[return-value]
+
+    def init(self) -> tuple[Any, Any] | None:
+        """Return ``(flags, child specs)``, or None to ignore (not start). Override in a
+        subclass; it runs in the supervisor's thread before any child starts."""
+        return self._sup_given
+
+    # -- start ------------------------------------------------------------------------
+    def on_start(self) -> None:
+        result = self.init()
+        if result is None:
+            raise Ignore
+        if not (isinstance(result, tuple) and len(result) == 2):
+            msg = f"{type(self).__name__}.init() must return (flags, children) or None"
+            raise StartError(msg, ("bad_return", result))
+        flags, specs = result
+        self._flags = SupFlags.model_validate(flags)
+        checked = check_combination(self._flags, specs)
+        self._label = self._otp_proc.name or str(self.actor_ref)
+        self._intensity = RestartIntensity(self._flags.intensity, self._flags.period,
+                                           self._sup_clock)
+        self._children: list[Child] = []
+        self._by_ref: dict[AgentRef[Any], Child] = {}
+        if self._flags.strategy == "simple_one_for_one":
+            self._template = checked[0]
+            return
+        for spec in checked:
+            child = Child(spec)
+            try:
+                self._start(child, restart=False)
+            except ChildStartFailed as exc:
+                self._terminate_all()
+                msg = f"{self._label}: child {spec.id!r} failed to start: {format_reason(exc.reason)}"
+                raise StartError(msg, ("failed_to_start_child", spec.id, exc.reason)) from None
+            if child.ref is not None or spec.restart != "temporary":
+                self._children.append(child)
+
+    def _start(self, child: Child, *, restart: bool) -> tuple[AgentRef[Any] | None, Any]:
+        try:
+            ref, info = child.start(self.actor_ref)
+        except ChildStartFailed as exc:
+            _log_sup.error(_log.START_ERROR, supervisor=self._label, child_id=child.id,
+                           reason=format_reason(exc.reason))
+            raise
+        child.restarting = False
+        child.ref = ref
+        if ref is not None:
+            self._by_ref[ref] = child
+            event = _log.CHILD_RESTARTED if restart else _log.CHILD_STARTED
+            _log_sup.info(event, supervisor=self._label, child_id=child.id, agent=str(ref))
+        return ref, info
+
+    # -- exits --------------------------------------------------------------------------
+    def on_receive(self, message: Any) -> Any:
+        if type(message) is Exit:
+            child = self._by_ref.pop(message.agent, None)
+            if child is not None:  # else: a child we already stopped, or not ours
+                child.ref = None
+                self._do_restart(message.reason, child)
+        elif type(message) is _Retry:
+            child = message.child
+            if child.restarting and child.ref is None and child in self._children:
+                if message.counted:
+                    self._restart_now(child, message.reason)
+                else:
+                    self._restart(child, message.reason)
+        else:
+            super().on_receive(message)
+
+    def _do_restart(self, reason: Any, child: Child) -> None:
+        """OTP's do_restart/3: what a child's exit means, by restart type and reason."""
+        restart = child.spec.restart
+        normal = reason == NORMAL or is_shutdown(reason)
+        if restart == "permanent":
+            self._report(_log.CHILD_TERMINATED, child, reason)
+            self._restart(child, reason)
+        elif normal:  # transient or temporary, ended normally: not restarted
+            self._del_child(child)
+            self._auto_shutdown(child)
+        elif restart == "transient":
+            self._report(_log.CHILD_TERMINATED, child, reason)
+            self._restart(child, reason)
+        else:  # temporary, abnormal
+            self._report(_log.CHILD_TERMINATED, child, reason)
+            self._del_child(child)
+            self._auto_shutdown(child)
+
+    def _report(self, event: str, child: Child, reason: Any) -> None:
+        _log_sup.error(event, supervisor=self._label, child_id=child.id,
+                       reason=format_reason(reason))
+
+    def _del_child(self, child: Child) -> None:
+        """A child that will not be restarted: temporary and dynamic ones are forgotten."""
+        child.restarting = False
+        if child.spec.restart == "temporary" or self._flags.strategy == "simple_one_for_one":
+            self._children.remove(child)
+
+    def _auto_shutdown(self, child: Child) -> None:
+        """Item S13: a significant child ending by itself may end the supervisor."""
+        mode = self._flags.auto_shutdown
+        if mode == "never" or not child.spec.significant:
+            return
+        if mode == "all_significant" and any(
+                c.spec.significant and c.ref is not None for c in self._children):
+            return
+        self.stop(SHUTDOWN)
+
+    def _restart(self, child: Child, reason: Any) -> None:
+        """Count a restart attempt; give up past the intensity, else restart (maybe later)."""
+        if not self._intensity.add():
+            self._give_up(child, reason)
+            return
+        if self._flags.backoff is not None:
+            if child.backoff is None:
+                child.backoff = BackoffState(self._flags.backoff, clock=self._sup_clock)
+            delay = child.backoff.next_delay()
+            if delay is None:  # the backoff's max_restarts is used up
+                self._give_up(child, reason)
+                return
+            if delay > 0:
+                child.restarting = True
+                self.send_after(delay, _Retry(child, reason, counted=True))
+                return
+        self._restart_now(child, reason)
+
+    def _give_up(self, child: Child, reason: Any) -> None:
+        _log_sup.error(_log.REACHED_MAX_RESTART_INTENSITY, supervisor=self._label,
+                       child_id=child.id, reason=format_reason(reason))
+        self._del_child(child) if child.spec.restart == "temporary" else None
+        self.stop(SHUTDOWN)
+
+    def _restart_now(self, child: Child, reason: Any) -> None:
+        """OTP's restart/3, one row per strategy."""
+        strategy = self._flags.strategy
+        if strategy in ("one_for_one", "simple_one_for_one"):
+            group = [child]
+        elif strategy == "one_for_all":
+            group = list(self._children)
+        else:  # rest_for_one
+            group = self._children[self._children.index(child):]
+        self._stop_children([c for c in group if c is not child])
+        for member in [c for c in group if c in self._children]:
+            try:
+                self._start(member, restart=True)
+            except ChildStartFailed:
+                member.restarting = True  # retried through our own mailbox (S8)
+                self.actor_ref.tell(_Retry(member, reason, counted=False))
+                return
+
+    # -- stopping ----------------------------------------------------------------------------
+    def _stop_children(self, children: list[Child]) -> None:
+        """Stop children in reverse order, each fully down before the next (S10).
+        Temporary children are forgotten; the others keep their specs."""
+        for child in reversed(children):
+            self._stop_child(child)
+            if child.spec.restart == "temporary" and child in self._children:
+                self._children.remove(child)
+
+    def _stop_child(self, child: Child) -> None:
+        child.restarting = False
+        if child.ref is None:
+            return
+        for stopped, reason in shutdown_children(self._otp_proc, [child]):
+            self._stopped(stopped, reason)
+
+    def _stopped(self, child: Child, reason: Any) -> None:
+        if child.ref is not None:
+            self._by_ref.pop(child.ref, None)
+        child.ref = None
+        if not expected_reason(child, reason):
+            _log_sup.error(_log.SHUTDOWN_ERROR, supervisor=self._label, child_id=child.id,
+                           reason=format_reason(reason))
+
+    def _terminate_all(self) -> None:
+        if self._flags.strategy == "simple_one_for_one":  # all at once, one timer (S10)
+            for child, reason in shutdown_children(self._otp_proc, list(self._children)):
+                self._stopped(child, reason)
+        else:
+            for child in reversed(self._children):
+                self._stop_child(child)
+
+    def terminate(self, reason: Any) -> None:
+        """Stop every child in reverse start order before the supervisor exits."""
+        if hasattr(self, "_children"):
+            self._terminate_all()
+
+    # -- calls (answered as ("ok", value) or ("error", exception)) ------------------------------
+    def start_child(self, *args: Any, **kwargs: Any) -> tuple[str, Any]:
+        if self._flags.strategy == "simple_one_for_one":
+            return self._start_dynamic(args, kwargs)
+        if len(args) != 1 or kwargs:
+            return _error(TypeError("start_child() takes one child spec (a ChildSpec or a dict)"))
+        try:
+            spec = ChildSpec.model_validate(args[0])
+            check_combination(self._flags.model_copy(update={"strategy": "one_for_one"}), [spec])
+        except SpecError as exc:
+            return _error(exc)
+        existing = self._find(spec.id)
+        if existing is not None:
+            if existing.ref is not None:
+                msg = f"{self._label}: child {spec.id!r} is already started as {existing.ref}"
+                return _error(AlreadyStarted(msg, existing.ref))
+            return _error(SupervisorError(
+                f"{self._label}: child {spec.id!r} is already present (not running); use "
+                "restart_child() or delete_child()", "already_present"))
+        child = Child(spec)
+        try:
+            ref, info = self._start(child, restart=False)
+        except ChildStartFailed as exc:
+            return _error(_start_error(self._label, spec.id, exc.reason))
+        if ref is not None or spec.restart != "temporary":
+            self._children.append(child)
+        return _ok(ref if info is None else (ref, info))
+
+    def _start_dynamic(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[str, Any]:
+        limit = self._flags.max_children
+        if limit is not None and len(self._children) >= limit:
+            return _error(SupervisorError(
+                f"{self._label}: max_children ({limit}) reached", "max_children"))
+        spec = self._template
+        temporary = spec.restart == "temporary"
+        child = Child(spec, spec.args + args, {**spec.kwargs, **kwargs})
+        try:
+            ref, info = self._start(child, restart=False)
+        except ChildStartFailed as exc:
+            return _error(_start_error(self._label, None, exc.reason))
+        if temporary:
+            child.args = child.kwargs = None  # never retained (S12)
+        if ref is not None:
+            self._children.append(child)
+        return _ok(ref if info is None else (ref, info))
+
+    def terminate_child(self, key: Any) -> tuple[str, Any]:
+        simple = self._flags.strategy == "simple_one_for_one"
+        if simple and not isinstance(key, AgentRef):
+            return _error(SupervisorError(
+                f"{self._label}: a dynamic supervisor's children have no ids; pass the "
+                f"child's ref, not {key!r}", "simple_one_for_one"))
+        child = self._find(key)
+        if child is None:
+            if isinstance(key, AgentRef) and not key.is_alive():
+                return _ok()
+            return _error(_not_found(self._label, key))
+        self._stop_child(child)
+        if simple or child.spec.restart == "temporary":
+            self._children.remove(child)
+        return _ok()
+
+    def restart_child(self, child_id: Any) -> tuple[str, Any]:
+        child = self._static_child(child_id)
+        if isinstance(child, tuple):
+            return child
+        if child.ref is not None or child.restarting:
+            state = "running" if child.ref is not None else "restarting"
+            return _error(SupervisorError(f"{self._label}: child {child_id!r} is {state}", state))
+        try:
+            ref, info = self._start(child, restart=False)
+        except ChildStartFailed as exc:
+            return _error(_start_error(self._label, child_id, exc.reason))
+        return _ok(ref if info is None else (ref, info))
+
+    def delete_child(self, child_id: Any) -> tuple[str, Any]:
+        child = self._static_child(child_id)
+        if isinstance(child, tuple):
+            return child
+        if child.ref is not None or child.restarting:
+            state = "running" if child.ref is not None else "restarting"
+            return _error(SupervisorError(
+                f"{self._label}: child {child_id!r} is {state}; terminate_child() it first", state))
+        self._children.remove(child)
+        return _ok()
+
+    def which_children(self) -> tuple[str, Any]:
+        simple = self._flags.strategy == "simple_one_for_one"
+        return _ok([ChildInfo(None if simple else c.id,
+                              c.ref if c.ref is not None else ("restarting" if c.restarting else None),
+                              c.spec.type) for c in reversed(self._children)])
+
+    def count_children(self) -> tuple[str, Any]:
+        kids = self._children
+        sups = sum(1 for c in kids if c.spec.type == "supervisor")
+        active = sum(1 for c in kids if c.ref is not None)
+        specs = 1 if self._flags.strategy == "simple_one_for_one" else len(kids)
+        return _ok(ChildCounts(specs, active, sups, len(kids) - sups))
+
+    def get_childspec(self, key: Any) -> tuple[str, Any]:
+        child = self._find(key)
+        if child is None:
+            return _error(_not_found(self._label, key))
+        return _ok(child.spec)
+
+    def whereis_child(self, child_id: Any) -> tuple[str, Any]:
+        child = self._find(child_id)
+        return _ok(None if child is None else child.ref)
+
+    def reconfigure(self, **changes: Any) -> tuple[str, Any]:
+        if "strategy" in changes and changes["strategy"] != self._flags.strategy:
+            return _error(SpecError(
+                f"invalid_strategy: {self._label}: the strategy cannot change at runtime "
+                f"(it is {self._flags.strategy!r}); start a new supervisor", "invalid_strategy",
+                "strategy", changes["strategy"]))
+        try:
+            flags = SupFlags.model_validate({**self._flags.model_dump(), **changes})
+            specs = [self._template] if self._flags.strategy == "simple_one_for_one" else [
+                c.spec for c in self._children]
+            check_combination(flags, specs)
+        except SpecError as exc:
+            return _error(exc)
+        self._flags = flags
+        self._intensity.intensity, self._intensity.period = flags.intensity, flags.period
+        return _ok()
+
+    def update_childspec(self, spec: Any) -> tuple[str, Any]:
+        try:
+            spec = ChildSpec.model_validate(spec)
+            check_combination(self._flags.model_copy(update={"strategy": "one_for_one"}), [spec])
+        except SpecError as exc:
+            return _error(exc)
+        if self._flags.strategy == "simple_one_for_one":
+            if spec.id != self._template.id:
+                return _error(_not_found(self._label, spec.id))
+            self._template = spec
+            for child in self._children:
+                child.spec = spec
+            return _ok()
+        child = self._find(spec.id)
+        if child is None:
+            return _error(_not_found(self._label, spec.id))
+        child.spec = spec
+        return _ok()
+
+    # -- lookups ---------------------------------------------------------------------------------
+    def _find(self, key: Any) -> Child | None:
+        if isinstance(key, AgentRef):
+            return self._by_ref.get(key)
+        if self._flags.strategy == "simple_one_for_one":
+            return None
+        return next((c for c in self._children if c.id == key), None)
+
+    def _static_child(self, child_id: Any) -> Child | tuple[str, Any]:
+        if self._flags.strategy == "simple_one_for_one":
+            return _error(SupervisorError(
+                f"{self._label}: not supported by a dynamic supervisor", "simple_one_for_one"))
+        child = self._find(child_id)
+        return _error(_not_found(self._label, child_id)) if child is None else child
+
+
+def _not_found(label: str, key: Any) -> SupervisorError:
+    return SupervisorError(f"{label}: no child {key!r}; which_children() lists them", "not_found")
+
+
+def _start_error(label: str, child_id: Any, reason: Any) -> SupervisorError:
+    who = "child" if child_id is None else f"child {child_id!r}"
+    return SupervisorError(f"{label}: {who} failed to start: {format_reason(reason)}",
+                           "start_error", reason)
