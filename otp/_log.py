@@ -32,9 +32,20 @@ if TYPE_CHECKING:
     from structlog.typing import FilteringBoundLogger
 
 __all__ = [
-    "AGENT_CRASHED", "CHILD_RESTARTED", "CHILD_STARTED", "CHILD_TERMINATED", "DEAD_LETTER",
-    "FORMATS", "LEVELS", "REACHED_MAX_RESTART_INTENSITY", "SHUTDOWN_ERROR", "START_ERROR",
-    "UNEXPECTED_MESSAGE", "configure_logging", "debug_enabled", "get_logger",
+    "AGENT_CRASHED",
+    "CHILD_RESTARTED",
+    "CHILD_STARTED",
+    "CHILD_TERMINATED",
+    "DEAD_LETTER",
+    "FORMATS",
+    "LEVELS",
+    "REACHED_MAX_RESTART_INTENSITY",
+    "SHUTDOWN_ERROR",
+    "START_ERROR",
+    "UNEXPECTED_MESSAGE",
+    "configure_logging",
+    "debug_enabled",
+    "get_logger",
     "set_debug_enabled",
 ]
 

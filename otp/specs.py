@@ -101,7 +101,7 @@ def _is_int(value: Any) -> bool:
 
 def _is_number(value: Any) -> bool:
     if _is_int(value):
-        return abs(value) < 2**1000  # float(value) must not overflow
+        return bool(abs(value) < 2**1000)  # float(value) must not overflow
     return isinstance(value, float) and math.isfinite(value)
 
 
@@ -212,7 +212,8 @@ class Backoff(_Spec):
     min: float
     max: float
     random_factor: float = _DEFAULT_RANDOM_FACTOR
-    reset_after: float = Field(default=None)  # None -> (min + max) / 2
+    # None is filled in by _fill before the model sees it, so the stored value is a float.
+    reset_after: float = Field(default=None)  # type: ignore[assignment]  # -> (min + max) / 2
     max_restarts: int | None = None
 
     @classmethod
@@ -261,8 +262,9 @@ class ChildSpec(_Spec):
     args: tuple[Any, ...] = ()
     kwargs: dict[str, Any] = Field(default_factory=dict)
     restart: Restart = _DEFAULT_RESTART
-    shutdown: Shutdown = Field(default=None)  # None -> _DEFAULT_SHUTDOWN[type]
-    type: ChildType = Field(default=None)  # None -> start.__otp_child_type__ or "worker"
+    # shutdown and type default to None, which _fill resolves before the model sees it.
+    shutdown: Shutdown = Field(default=None)  # type: ignore[arg-type]  # _DEFAULT_SHUTDOWN
+    type: ChildType = Field(default=None)  # type: ignore[arg-type]  # __otp_child_type__
     significant: bool = False
     name: str | None = None
     kind: Kind | None = None

@@ -15,11 +15,11 @@ from otp.actor._ref import DEFAULT_TIMEOUT, AgentFuture, AgentProxy, AgentRef
 from otp.actor._timers import TimerRef, cancel_timer, send_after
 
 __all__ = [
-    "DEFAULT_TIMEOUT",
     "AgentActor",
     "AgentFuture",
     "AgentProxy",
     "AgentRef",
+    "DEFAULT_TIMEOUT",
     "Down",
     "Exit",
     "Ignore",

@@ -23,7 +23,7 @@ from __future__ import annotations
 import queue
 import sys
 import threading
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Self, cast
 
 import pykka
 from pykka.messages import ProxyCall, ProxyGetAttr, ProxySetAttr
@@ -124,7 +124,7 @@ class AgentActor(pykka.ThreadingActor):
     @property
     def actor_ref(self) -> AgentRef[Self]:  # type: ignore[override]
         """This agent's AgentRef."""
-        return self._otp_proc.ref
+        return cast("AgentRef[Self]", self._otp_proc.ref)
 
     def __str__(self) -> str:
         return f"{type(self).__name__} ({self.actor_urn})"
@@ -189,12 +189,13 @@ class AgentActor(pykka.ThreadingActor):
                 proc.links.discard(link)
         agent._start_actor_loop()
         if not proc.started.wait(cls.start_timeout):
+            _unlink_all(proc)  # the starter hears of it through StartError, not a signal
             proc.die("killed")
             msg = f"{proc.ref} did not finish on_start within {cls.start_timeout} s"
             raise StartError(msg, "timeout")
         err = proc.start_error
         if err is None:
-            return proc.ref
+            return cast("AgentRef[Self]", proc.ref)
         if isinstance(err, Ignore):
             return None
         reason = err.reason if isinstance(err, StartError) else err
@@ -261,7 +262,7 @@ class AgentActor(pykka.ThreadingActor):
         """Send an exit signal to ``ref`` (OTP's exit/2); ``"kill"`` cannot be trapped."""
         ref._proc.exit_signal(self._otp_proc.ref, reason, from_link=False)
 
-    def stop(self, reason: Any = NORMAL) -> None:  # type: ignore[override]
+    def stop(self, reason: Any = NORMAL) -> None:
         """Stop after the current message: terminate(reason) runs, then the agent exits."""
         self._otp_proc.stop_reason = reason
 
@@ -281,10 +282,7 @@ class AgentActor(pykka.ThreadingActor):
             self.on_start()
         except BaseException as exc:  # noqa: BLE001 - any failure is a start error
             proc.start_error = exc
-            with proc.lock:
-                links, proc.links = proc.links, set()
-            for other in links:  # the starter hears of it through StartError, not a signal
-                other._proc.unlink_from(proc.ref)
+            _unlink_all(proc)  # the starter hears of it through StartError, not a signal
             if isinstance(exc, Ignore):
                 proc.die(NORMAL)
             else:
@@ -374,6 +372,13 @@ class AgentActor(pykka.ThreadingActor):
                              exc_info=sys.exc_info())
 
 
+def _unlink_all(proc: Process) -> None:
+    with proc.lock:
+        links, proc.links = proc.links, set()
+    for other in links:
+        other._proc.unlink_from(proc.ref)
+
+
 def _resolve(root: Any, path: tuple[str, ...]) -> Any:
     obj = root
     for part in path:
@@ -387,15 +392,13 @@ def _resolve(root: Any, path: tuple[str, ...]) -> Any:
 def monitor(watcher: Process, target: AgentRef[Any] | str) -> Any:
     """Monitor ``target`` on behalf of process ``watcher``; return the MonitorRef."""
     mref = next_monitor_ref()
-    if isinstance(target, str):
-        ref = _names.whereis(target)
-        if ref is None:
-            watcher.deliver(Down(mref, target, NOPROC))
-            return mref
-        target = ref
-    watcher.watching[mref] = target
-    if not target._proc.add_monitor(mref, watcher.ref):
+    ref = _names.whereis(target) if isinstance(target, str) else target
+    if ref is None:  # a name nobody holds
         watcher.deliver(Down(mref, target, NOPROC))
+        return mref
+    watcher.watching[mref] = ref
+    if not ref._proc.add_monitor(mref, watcher.ref):
+        watcher.deliver(Down(mref, ref, NOPROC))
     return mref
 
 

@@ -17,9 +17,8 @@ def send(dest: AgentRef[Any] | str, message: Any) -> None:
     Raises:
         NotRegistered: ``dest`` is a name nobody holds (OTP raises badarg).
     """
-    if isinstance(dest, str):
-        dest = _names.whereis_or_raise(dest)
-    dest.tell(message)
+    target: AgentRef[Any] = _names.whereis_or_raise(dest) if isinstance(dest, str) else dest
+    target.tell(message)
 
 
 def exit(ref: AgentRef[Any], reason: Any) -> None:  # noqa: A001 - OTP's name

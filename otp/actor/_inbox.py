@@ -17,7 +17,7 @@ import threading
 import time
 import uuid
 from collections import deque
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from otp.actor._agent import demonitor, monitor
 from otp.actor._messages import Down, Exit
@@ -73,7 +73,7 @@ class Inbox:
     @property
     def ref(self) -> AgentRef[Any]:
         """The inbox's ref: agents can tell it, link to it and monitor it."""
-        return self._proc.ref
+        return cast("AgentRef[Any]", self._proc.ref)
 
     def receive(self, timeout: float | None = 5.0,
                 match: Callable[[Any], bool] | None = None) -> Any:

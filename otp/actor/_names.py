@@ -10,7 +10,14 @@ from typing import Any
 
 from otp.errors import NameTaken, NotRegistered
 
-__all__ = ["register", "registered", "release", "unregister", "whereis", "whereis_or_raise"]
+__all__ = [
+    "register",
+    "registered",
+    "release",
+    "unregister",
+    "whereis",
+    "whereis_or_raise",
+]
 
 _lock = threading.Lock()
 _by_name: dict[str, Any] = {}  # name -> AgentRef

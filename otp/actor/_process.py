@@ -31,7 +31,14 @@ from otp.errors import KILL, KILLED, NORMAL, AgentExit, NoProc, format_reason
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-__all__ = ["Process", "current", "dead_letter", "dead_letters", "live", "lookup"]
+__all__ = [
+    "Process",
+    "current",
+    "dead_letter",
+    "dead_letters",
+    "live",
+    "lookup",
+]
 
 _current: contextvars.ContextVar[Process | None] = contextvars.ContextVar(
     "otp_current_process", default=None

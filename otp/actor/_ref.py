@@ -16,12 +16,12 @@ from pykka.messages import ProxyCall, ProxyGetAttr, ProxySetAttr
 
 from otp.actor._messages import Stop
 from otp.actor._process import current, dead_letter
-from otp.errors import KILL, AgentExit, AskTimeout, CallSelfError, NoProc, StopTimeout
+from otp.errors import KILL, AgentExit, AskTimeout, CallSelfError, StopTimeout
 
 if TYPE_CHECKING:
     from pykka._types import OptExcInfo
 
-__all__ = ["DEFAULT_TIMEOUT", "AgentFuture", "AgentProxy", "AgentRef"]
+__all__ = ["AgentFuture", "AgentProxy", "AgentRef", "DEFAULT_TIMEOUT"]
 
 A = TypeVar("A")
 DEFAULT_TIMEOUT = 5.0
@@ -231,9 +231,10 @@ class AgentProxy(Generic[A]):
     """Call an agent's methods as if local; each call returns an ``AgentFuture``.
 
     ``proxy.method(*args)`` asks; ``proxy.method.defer(*args)`` tells (no reply);
-    reading ``proxy.attr`` returns a future of its value; ``proxy.attr = v``
-    sets it and waits. Methods are found on the agent's class; names starting
-    with ``_`` are not reachable.
+    ``proxy.attr.get()`` reads an attribute; ``proxy.attr = v`` sets it and
+    waits. Methods are found on the agent's class; any other name (an
+    instance attribute, or a method of a remote agent) is resolved by the
+    agent when it is called or read. Names starting with ``_`` are refused.
     """
 
     __slots__ = ("_methods", "_ref")
@@ -251,9 +252,9 @@ class AgentProxy(Generic[A]):
             msg = f"{self._ref}: private attribute {name!r} is not reachable through a proxy"
             raise AttributeError(msg)
         methods = self._methods
-        if methods is None or name in methods:
+        if methods is not None and name in methods:
             return _ProxyMethod(self._ref, name)
-        return self._ref.ask(ProxyGetAttr((name,)), block=False)
+        return _ProxyMember(self._ref, name)
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name.startswith("_"):
@@ -270,12 +271,22 @@ class _ProxyMethod:
         self._name = name
 
     def __call__(self, *args: Any, **kwargs: Any) -> AgentFuture:
-        return self._ref.ask(ProxyCall((self._name,), args, kwargs), block=False)
+        return self._ref._send_ask(ProxyCall((self._name,), args, kwargs))
 
     def defer(self, *args: Any, **kwargs: Any) -> None:
         """Call the method without waiting for (or receiving) a result."""
         self._ref.tell(ProxyCall((self._name,), args, kwargs))
 
 
-def not_alive(ref: AgentRef[Any]) -> NoProc:
-    return NoProc(f"{ref} is not alive (noproc)", ref)
+class _ProxyMember(_ProxyMethod):
+    """A name not found on the class: called, it is a method call; read, an attribute."""
+
+    __slots__ = ()
+
+    def future(self) -> AgentFuture:
+        """Ask for the attribute's value; return the future."""
+        return self._ref._send_ask(ProxyGetAttr((self._name,)))
+
+    def get(self, *, timeout: float | None = DEFAULT_TIMEOUT) -> Any:
+        """Read the attribute's value (waits ``timeout`` seconds, 5 by default)."""
+        return self.future().get(timeout=timeout)

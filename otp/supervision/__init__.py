@@ -7,10 +7,10 @@ from otp.supervision._sup_ref import SUP_CALL_TIMEOUT, ChildCounts, ChildInfo, S
 from otp.supervision._supervisor import Supervisor
 
 __all__ = [
-    "SUP_CALL_TIMEOUT",
     "ChildCounts",
     "ChildInfo",
     "DynamicSupervisor",
+    "SUP_CALL_TIMEOUT",
     "Supervisor",
     "SupervisorRef",
 ]

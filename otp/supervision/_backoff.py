@@ -35,7 +35,7 @@ def backoff_delay(restart_count: int, min_s: float, max_s: float, random_factor:
     """
     if restart_count >= _OVERFLOW_GUARD:
         return max_s
-    return min(max_s, min_s * 2**restart_count) * (1 + rand * random_factor)
+    return float(min(max_s, min_s * 2**restart_count) * (1 + rand * random_factor))
 
 
 class BackoffState:

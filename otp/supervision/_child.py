@@ -109,10 +109,7 @@ def _adopt(ref: AgentRef[Any], spec: ChildSpec, parent: AgentRef[Any]) -> None:
 
 def expected_reason(child: Child, reason: Any) -> bool:
     """Whether a reason seen while shutting ``child`` down is the expected one (S9)."""
-    if child.spec.shutdown == "brutal_kill":
-        ok = reason == KILLED
-    else:
-        ok = reason == SHUTDOWN
+    ok = bool(reason == (KILLED if child.spec.shutdown == "brutal_kill" else SHUTDOWN))
     if child.spec.restart != "permanent":
         ok = ok or reason == "normal" or is_shutdown(reason)
     return ok
@@ -140,9 +137,10 @@ def shutdown_children(parent_proc: Any, children: list[Child]) -> list[tuple[Chi
                 ref.kill()
             else:
                 ref._proc.request_shutdown(SHUTDOWN)
-        results = []
+        results: list[tuple[Child, Any]] = []
         timeouts = [_timeout(c) for c in pending.values()]
-        deadline = None if None in timeouts else time.monotonic() + max(timeouts, default=0)
+        finite = [t for t in timeouts if t is not None]
+        deadline = None if len(finite) < len(timeouts) else time.monotonic() + max(finite, default=0)
         killed = False
         while pending:
             remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
@@ -157,8 +155,8 @@ def shutdown_children(parent_proc: Any, children: list[Child]) -> list[tuple[Chi
                         child.ref.kill()
                 killed, deadline = True, time.monotonic() + 5.0
                 continue
-            child = pending.pop(down.ref, None)
-            if child is not None:
+            if down.ref in pending:
+                child = pending.pop(down.ref)
                 reason = down.reason
                 if reason == NOPROC and child.ref is not None and child.ref.exit_reason is not None:
                     reason = child.ref.exit_reason  # it had died before we looked

@@ -23,7 +23,8 @@ class DynamicSupervisor(Supervisor):
     """A simple_one_for_one supervisor: ``DynamicSupervisor.start(child=Worker)``."""
 
     @classmethod
-    def start(cls, *args: Any, name: str | None = None, **kwargs: Any) -> SupervisorRef | None:
+    def start(cls, *args: Any, name: str | None = None,  # type: ignore[override]
+              **kwargs: Any) -> SupervisorRef | None:
         """Start an empty dynamic supervisor.
 
         Args:

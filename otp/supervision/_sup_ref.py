@@ -14,7 +14,7 @@ from otp.actor import AgentProxy, AgentRef
 if TYPE_CHECKING:
     from otp.specs import ChildSpec
 
-__all__ = ["SUP_CALL_TIMEOUT", "ChildCounts", "ChildInfo", "SupervisorRef"]
+__all__ = ["ChildCounts", "ChildInfo", "SUP_CALL_TIMEOUT", "SupervisorRef"]
 
 SUP_CALL_TIMEOUT = 60.0
 """Seconds a supervisor call waits by default (OTP waits for ever; we bound every wait)."""
