@@ -16,7 +16,7 @@ from pykka.messages import ProxyCall, ProxyGetAttr, ProxySetAttr
 
 from otp.actor._messages import Stop
 from otp.actor._process import current, dead_letter
-from otp.errors import KILL, AgentExit, AskTimeout, CallSelfError, StopTimeout
+from otp.errors import KILL, AgentExit, AskTimeout, CallSelfError, StopTimeout, format_reason
 
 if TYPE_CHECKING:
     from pykka._types import OptExcInfo
@@ -155,7 +155,11 @@ class AgentRef(Generic[A]):
             raise CallSelfError(msg)
         if proc.dead:
             dead_letter(self, message, future)
-        elif sender is None or not sender.dead:
+        elif sender is not None and sender.dead:  # a killed thread agent still running
+            exc = AgentExit(f"{sender.ref} has exited ({format_reason(sender.reason)}); "
+                            f"its ask of {self} was not sent", sender.reason, sender.ref)
+            reply_exception(future, (AgentExit, exc, None))
+        else:
             proc.put((message, future))
             if proc.dead:
                 proc.drain()
