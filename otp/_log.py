@@ -42,6 +42,7 @@ __all__ = [
     "REACHED_MAX_RESTART_INTENSITY",
     "SHUTDOWN_ERROR",
     "START_ERROR",
+    "TERMINATE_FAILED",
     "UNEXPECTED_MESSAGE",
     "configure_logging",
     "debug_enabled",
@@ -58,6 +59,7 @@ AGENT_CRASHED = "agent_crashed"
 DEAD_LETTER = "dead_letter"
 START_ERROR = "start_error"
 UNEXPECTED_MESSAGE = "unexpected_message"
+TERMINATE_FAILED = "terminate_failed"
 
 LEVELS: dict[str, int] = {
     "debug": logging.DEBUG,

@@ -336,10 +336,10 @@ class AgentActor(pykka.ThreadingActor):
                 else:
                     result = self.on_receive(message)
             except BaseException as exc:  # noqa: BLE001 - let it crash
+                proc.current_future = None
+                self._otp_crash(proc, exc)  # the caller hears of it once the agent is gone
                 if future is not None:
                     reply_exception(future, (type(exc), exc, exc.__traceback__))
-                proc.current_future = None
-                self._otp_crash(proc, exc)
                 return
             proc.current_future = None
             if future is not None:
@@ -368,7 +368,7 @@ class AgentActor(pykka.ThreadingActor):
         try:
             self.terminate(reason)
         except Exception:  # noqa: BLE001 - a failing terminate must not hide the real reason
-            _log_agent.error("terminate_failed", agent=str(self), reason=format_reason(reason),
+            _log_agent.error(_log.TERMINATE_FAILED, agent=str(self), reason=format_reason(reason),
                              exc_info=sys.exc_info())
 
 

@@ -189,8 +189,12 @@ class SupervisorCalls:
 
     # -- lookups ---------------------------------------------------------------------------------
     def _find(self, key: Any) -> Child | None:
-        if isinstance(key, AgentRef):
-            return self._by_ref.get(key)
+        if isinstance(key, AgentRef):  # a running child, or one restarting after that ref
+            found = self._by_ref.get(key)
+            if found is None:
+                found = next((c for c in self._children if c.restarting and c.old_ref == key),
+                             None)
+            return found
         if self._flags.strategy == "simple_one_for_one":
             return None
         return next((c for c in self._children if c.id == key), None)

@@ -38,7 +38,7 @@ class ChildStartFailed(Exception):  # noqa: N818 - internal signal, carries OTP'
 class Child:
     """A supervisor's record of one child. Temporary children keep no start args (S12)."""
 
-    __slots__ = ("args", "backoff", "kwargs", "ref", "restarting", "spec")
+    __slots__ = ("args", "backoff", "kwargs", "old_ref", "ref", "restarting", "spec")
 
     def __init__(self, spec: ChildSpec, args: tuple[Any, ...] | None = None,
                  kwargs: dict[str, Any] | None = None) -> None:
@@ -46,6 +46,7 @@ class Child:
         self.args = args  # the full start args of a dynamic child (None: use the spec's)
         self.kwargs = kwargs
         self.ref: AgentRef[Any] | None = None
+        self.old_ref: AgentRef[Any] | None = None  # the exited ref, while restarting (OTP)
         self.restarting = False
         self.backoff: BackoffState | None = None
 

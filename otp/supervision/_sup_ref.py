@@ -57,6 +57,11 @@ class SupervisorRef(AgentRef[Any]):
             raise value
         return value
 
+    def stop(self, *, timeout: float | None = SUP_CALL_TIMEOUT) -> bool:
+        """Stop the supervisor: its children stop in reverse start order, each within its
+        own shutdown time, then it exits normal. Waits up to 60 s by default."""
+        return super().stop(timeout=timeout)
+
     def start_child(self, *args: Any, timeout: float | None = SUP_CALL_TIMEOUT,
                     **kwargs: Any) -> Any:
         """Start a child: ``start_child(spec)``, or under a dynamic supervisor

@@ -140,7 +140,7 @@ class Supervisor(SupervisorCalls, AgentActor):
         if type(message) is Exit:
             child = self._by_ref.pop(message.agent, None)
             if child is not None:  # else: a child we already stopped, or not ours
-                child.ref = None
+                child.ref, child.old_ref = None, message.agent
                 self._do_restart(message.reason, child)
         elif type(message) is _Retry:
             child = message.child

@@ -1,0 +1,90 @@
+"""Every ``examples/*.py`` runs to completion in its own interpreter (STYLE.md habit 12).
+
+Each example runs in a subprocess with ``sys.executable`` and a timeout; it
+must exit 0, keep stderr empty (no log noise, no warnings) and print the
+lines that show its story happened. If ``examples/x.out`` exists (the
+output the docs show), the output must match it, agent ids and durations
+aside. A new example is picked up automatically and must at least exit 0
+quietly.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+TIMEOUT = 60.0
+
+# Lines (substrings) each example must print, in this order.
+EXPECTED: dict[str, list[str]] = {
+    "supervised_team.py": [
+        "├── researcher",
+        "└── reviewer",
+        "reviewer    APPROVED: clear and short.",
+        "the ask raised MalformedOutput",
+        "monitor: Down from Writer",
+        "supervisor: restarted the writer",
+        "writer      Writer      worker, permanent, thread  running  ref",
+        "<- restarted, was",
+        "the reviewer kept its state: 1 draft reviewed",
+        "reviewer    APPROVED: the point about bursts is well made.",
+        "reviewer   terminate(shutdown)",
+        "writer     terminate(shutdown)",
+        "researcher terminate(shutdown)",
+        "Down from Reviewer (shutdown), Down from Writer (shutdown), Down from Researcher",
+        "team exited normal; agents still alive: 0",
+    ],
+    "links_and_monitors.py": [
+        "the partner died too: Down reason RuntimeError('out of tokens')",
+        "manager alive: True; it received: [\"Exit from Worker: RuntimeError('bad tool call')\"]",
+        "reason='killed'); whereis('scout') -> None",
+        "the manager traps exits, yet: Down reason 'killed'",
+    ],
+}
+
+
+def normalized(output: str) -> str:
+    """Output with what differs between runs masked: agent ids and durations."""
+    output = re.sub(r"\b[0-9a-f]{8}\b", "<id>", output)
+    return re.sub(r"\b\d+\.\d+ s\b", "<t> s", output)
+
+
+def _run(path: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONIOENCODING": "utf-8"}
+    return subprocess.run(
+        [sys.executable, str(path)], capture_output=True, text=True, encoding="utf-8",
+        timeout=TIMEOUT, cwd=EXAMPLES.parent, env=env, check=False,
+    )
+
+
+@pytest.mark.timeout(TIMEOUT + 10)
+@pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.py")), ids=lambda p: p.name)
+def test_example_runs_to_completion_and_prints_its_story(path: Path) -> None:
+    result = _run(path)
+    assert result.returncode == 0, f"{path.name} exited {result.returncode}\n{result.stderr}"
+    assert result.stderr == "", f"{path.name} wrote to stderr (log noise?)\n{result.stderr}"
+    out = result.stdout
+    position = 0
+    for line in EXPECTED.get(path.name, []):
+        found = out.find(line, position)
+        assert found >= 0, f"{path.name} did not print {line!r} (in order)\n--- stdout:\n{out}"
+        position = found + len(line)
+    documented = path.with_suffix(".out")  # the output shown in the docs
+    if documented.exists():
+        assert normalized(out) == normalized(documented.read_text(encoding="utf-8")), (
+            f"{path.name} no longer prints what {documented.name} (shown in the docs) says; "
+            f"if the change is intended, regenerate it:\n"
+            f"  python examples/{path.name} > examples/{documented.name}")
+
+
+def test_every_example_has_a_pep_723_header_and_a_main_guard() -> None:
+    for path in sorted(EXAMPLES.glob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        assert text.startswith("# /// script\n"), f"{path.name} lacks a PEP 723 header"
+        assert 'if __name__ == "__main__":' in text, f"{path.name} lacks a main guard"
