@@ -1,4 +1,4 @@
-"""Shared fixtures: the execution-kind parameter, a fake clock, and clean-up.
+"""Shared fixtures: the execution-kind parameter, a fake clock, gates, and clean-up.
 
 Behaviour tests take the ``kind`` fixture and subclass ``kind.Agent``, so the
 same test runs over every execution kind (as pykka's suite does with its
@@ -7,10 +7,13 @@ same test runs over every execution kind (as pykka's suite does with its
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from fakes import FakeClock
 
 import otp.actor
 from otp.actor import AgentActor
@@ -33,23 +36,26 @@ def kind(request: pytest.FixtureRequest) -> Kind:
     return KINDS[request.param]
 
 
-class FakeClock:
-    """A monotonic clock the test moves by hand (seconds)."""
-
-    def __init__(self, start: float = 1000.0) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
 @pytest.fixture
 def clock() -> FakeClock:
     """A fake clock for restart-intensity windows and backoff."""
-    return FakeClock()
+    return FakeClock(1000.0)
+
+
+@pytest.fixture
+def new_gate() -> Iterator[Callable[[], threading.Event]]:
+    """Return a factory of Events an agent can block on; all are set at teardown,
+    before the agents are stopped, so no test leaves a thread stuck in a handler."""
+    gates: list[threading.Event] = []
+
+    def make() -> threading.Event:
+        gate = threading.Event()
+        gates.append(gate)
+        return gate
+
+    yield make
+    for gate in gates:
+        gate.set()
 
 
 @pytest.fixture(autouse=True)

@@ -6,18 +6,11 @@ import math
 from typing import Any
 
 import pytest
+from fakes import FakeClock
 
 from otp.errors import SpecError
 from otp.specs import Backoff
 from otp.supervision._backoff import BackoffState, backoff_delay
-
-
-class FakeClock:
-    def __init__(self, now: float = 0.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def no_jitter() -> float:

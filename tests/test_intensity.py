@@ -2,18 +2,11 @@
 
 from __future__ import annotations
 
+from fakes import FakeClock
 from hypothesis import given
 from hypothesis import strategies as st
 
 from otp.supervision._intensity import RestartIntensity, add_restart
-
-
-class FakeClock:
-    def __init__(self, now: float = 0.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def test_intensity_zero_means_the_first_restart_fails() -> None:

@@ -108,9 +108,9 @@ class SupervisorCalls:
         child = self._static_child(child_id)
         if isinstance(child, tuple):
             return child
-        if child.ref is not None or child.restarting:
-            state = "running" if child.ref is not None else "restarting"
-            return _error(SupervisorError(f"{self._label}: child {child_id!r} is {state}", state))
+        busy = self._busy(child, "")
+        if busy is not None:
+            return busy
         try:
             ref, info = self._start(child, restart=False)
         except ChildStartFailed as exc:
@@ -121,10 +121,9 @@ class SupervisorCalls:
         child = self._static_child(child_id)
         if isinstance(child, tuple):
             return child
-        if child.ref is not None or child.restarting:
-            state = "running" if child.ref is not None else "restarting"
-            return _error(SupervisorError(
-                f"{self._label}: child {child_id!r} is {state}; terminate_child() it first", state))
+        busy = self._busy(child, "; terminate_child() it first")
+        if busy is not None:
+            return busy
         self._children.remove(child)
         return _ok()
 
@@ -198,6 +197,13 @@ class SupervisorCalls:
         if self._flags.strategy == "simple_one_for_one":
             return None
         return next((c for c in self._children if c.id == key), None)
+
+    def _busy(self, child: Child, hint: str) -> tuple[str, Any] | None:
+        """The error for a call that needs a stopped child, if this one is not stopped."""
+        if child.ref is None and not child.restarting:
+            return None
+        state = "running" if child.ref is not None else "restarting"
+        return _error(SupervisorError(f"{self._label}: child {child.id!r} is {state}{hint}", state))
 
     def _static_child(self, child_id: Any) -> Child | tuple[str, Any]:
         if self._flags.strategy == "simple_one_for_one":

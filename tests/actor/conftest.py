@@ -1,8 +1,4 @@
-"""Fixtures for the actor runtime tests: gates and a recording agent.
-
-``new_gate()`` returns a ``threading.Event`` that an agent can block on; every
-gate is opened at teardown, before the root conftest stops all agents, so no
-test leaves an agent stuck in a handler.
+"""Fixtures for the actor runtime tests: a recording agent (gates are in the root conftest).
 
 ``recorder_cls`` is a ``kind.Agent`` subclass that records every plain message
 (``Exit``, ``Down``, anything told to it) and links, unlinks, monitors and
@@ -14,26 +10,9 @@ and exit signals and DOWNs are queued synchronously by the dying agent, so
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-
-
-@pytest.fixture
-def new_gate() -> Iterator[Callable[[], threading.Event]]:
-    """Return a factory of Events; all are set at teardown."""
-    gates: list[threading.Event] = []
-
-    def make() -> threading.Event:
-        gate = threading.Event()
-        gates.append(gate)
-        return gate
-
-    yield make
-    for gate in gates:
-        gate.set()
 
 
 @pytest.fixture
