@@ -24,12 +24,16 @@ interleaved over several rounds (the side that goes first alternates):
    An information row times agent-otp the way the raw baseline is timed: the
    replacement publishes its own ref from on_start (no Down, no supervisor
    call), which isolates the runtime's crash-and-restart path from the cost
-   of finding the new child.
+   of finding the new child. Two more information rows repeat the target
+   measurement with logging on for both sides (agent-otp's
+   ``configure_logging("info")`` console renderer, pykka's stdlib logger at
+   INFO; both writing to /dev/null), as an application would run.
 
 Each figure is the median over rounds; each ratio is the median of the
-per-round ratios (agent-otp / pykka), with their range. Log output is
-silenced on both sides (agent-otp's structlog at CRITICAL, the "pykka"
-stdlib logger at CRITICAL), so crashes cost no formatting or I/O on either.
+per-round ratios (agent-otp / pykka), with their range. Outside the
+"logs on" rows, log output is silenced on both sides (agent-otp's structlog
+at CRITICAL, the "pykka" stdlib logger at CRITICAL), so crashes cost no
+formatting or I/O on either.
 
 Run from the repository root (agent-otp need not be installed: the repository
 root is put on sys.path when ``import otp`` fails):
@@ -40,6 +44,7 @@ root is put on sys.path when ``import otp`` fails):
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import faulthandler
 import gc
@@ -53,6 +58,7 @@ import statistics
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -84,12 +90,13 @@ class Sizes:
     warmup: int
     spawns: int
     crashes: int
+    logged_crashes: int
 
 
 DEFAULT = Sizes(rounds=5, tells=100_000, asks=20_000, proxy_calls=5_000, warmup=500,
-                spawns=2_000, crashes=500)
+                spawns=2_000, crashes=500, logged_crashes=30)
 QUICK = Sizes(rounds=3, tells=50_000, asks=5_000, proxy_calls=2_000, warmup=300,
-              spawns=500, crashes=150)
+              spawns=500, crashes=150, logged_crashes=10)
 
 
 # ---------------------------------------------------------------- the actors
@@ -384,6 +391,38 @@ def crash_raw(n: int) -> list[float]:
     return out
 
 
+@contextlib.contextmanager
+def logs_on() -> Iterator[None]:
+    """Both sides log as an application would (INFO), into /dev/null; silenced again after."""
+    with open(os.devnull, "w") as devnull:
+        saved, sys.stderr = sys.stderr, devnull
+        try:
+            otp.configure_logging("info")  # its console renderer binds the current sys.stderr
+        finally:
+            sys.stderr = saved
+        handler = logging.StreamHandler(devnull)
+        pykka_log = logging.getLogger("pykka")
+        pykka_log.addHandler(handler)
+        pykka_log.setLevel(logging.INFO)
+        pykka_log.propagate = False
+        try:
+            yield
+        finally:
+            pykka_log.removeHandler(handler)
+            pykka_log.propagate = True
+            silence_logs()
+
+
+def crash_otp_logged(n: int) -> list[float]:
+    with logs_on():
+        return crash_otp(n)
+
+
+def crash_raw_logged(n: int) -> list[float]:
+    with logs_on():
+        return crash_raw(n)
+
+
 # ---------------------------------------------------------------- the run
 @dataclass
 class Series:
@@ -400,7 +439,7 @@ class Series:
 def run(sizes: Sizes, log: Any) -> dict[str, Series]:
     results: dict[str, Series] = {k: Series() for k in (
         "tell", "ask_p50", "ask_p99", "proxy_p50", "spawn", "crash_p50", "crash_p99",
-        "crash_ann_p50", "crash_ann_p99")}
+        "crash_ann_p50", "crash_ann_p99", "crash_log_p50", "crash_log_p99")}
     base_threads = threading.active_count()
 
     def interleaved(fns: list[Any], forward: bool) -> list[Any]:
@@ -436,6 +475,10 @@ def run(sizes: Sizes, log: Any) -> dict[str, Series]:
         results["crash_p99"].add(pct(o, 0.99), pct(w, 0.99))
         results["crash_ann_p50"].add(pct(a, 0.50), pct(w, 0.50))
         results["crash_ann_p99"].add(pct(a, 0.99), pct(w, 0.99))
+        o, w = pair(lambda: crash_otp_logged(sizes.logged_crashes),
+                    lambda: crash_raw_logged(sizes.logged_crashes), first)
+        results["crash_log_p50"].add(pct(o, 0.50), pct(w, 0.50))
+        results["crash_log_p99"].add(pct(o, 0.99), pct(w, 0.99))
         log(f"round {r + 1}/{sizes.rounds}: {perf() - t_round:.1f} s "
             f"(tell {results['tell'].otp[-1]:,.0f} vs {results['tell'].raw[-1]:,.0f} msg/s; "
             f"ask p50 {results['ask_p50'].otp[-1]:.0f} vs {results['ask_p50'].raw[-1]:.0f} µs; "
@@ -470,6 +513,10 @@ ROWS = [
         "crash_ann_p50", "µs", False, "—", None),
     Row("crash → replacement answering p99, replacement announces itself (info)",
         "crash_ann_p99", "µs", False, "—", None),
+    Row("crash → replacement answering p50, logs on at INFO (info)",
+        "crash_log_p50", "µs", False, "—", None),
+    Row("crash → replacement answering p99, logs on at INFO (info)",
+        "crash_log_p99", "µs", False, "—", None),
 ]
 
 
@@ -500,9 +547,14 @@ def machine() -> str:
         pykka_version = importlib.metadata.version("pykka")
     except importlib.metadata.PackageNotFoundError:  # pragma: no cover
         pykka_version = "?"
+    try:  # structlog's console renderer formats tracebacks with rich when it is installed
+        rich = "rich " + importlib.metadata.version("rich")
+    except importlib.metadata.PackageNotFoundError:
+        rich = "no rich"
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return (f"Python {platform.python_version()} ({platform.python_implementation()}), "
             f"pykka {pykka_version}, agent-otp {otp.__version__}, "
+            f"structlog {importlib.metadata.version('structlog')} ({rich}), "
             f"{cpus} CPUs usable (nproc), {platform.system()} {platform.machine()}")
 
 
@@ -549,16 +601,19 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Machine: {machine()}  ")
     print(f"Sizes per round and side: {sizes.tells:,} tells; {sizes.asks:,} asks; "
           f"{sizes.proxy_calls:,} proxy calls; {sizes.spawns:,} spawn+stop; "
-          f"{sizes.crashes:,} crashes. Total run time {elapsed:.1f} s.\n")
+          f"{sizes.crashes:,} crashes ({sizes.logged_crashes:,} with logs on). "
+          f"Total run time {elapsed:.1f} s.\n")
     print(table(results))
     print("\nFigures: medians over rounds (p50/p99 are per round, then the median). "
           "Ratio: median of the per-round ratios agent-otp/pykka, with their range. "
           "Crash rows: agent-otp under a one_for_one Supervisor, timed from the tell that "
           "crashes the child until the replacement answers an ask; the target row finds the "
           "replacement by waiting for the old child's Down (Inbox monitor) and then calling "
-          "sup.whereis(); the (info) rows let the replacement publish its own ref from "
-          "on_start, as the raw baseline's hand-written supervisor thread publishes its "
-          "replacement. Logs are silenced on both sides.")
+          "sup.whereis(); in the 'announces itself' rows the replacement publishes its own "
+          "ref from on_start, as the raw baseline's hand-written supervisor thread publishes "
+          "its replacement. Logs are silenced on both sides except in the 'logs on' rows, where "
+          "agent-otp runs configure_logging('info') (console renderer) and pykka's stdlib "
+          "logger logs at INFO, both into /dev/null.")
     return 0
 
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import traceback
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -46,6 +47,8 @@ __all__ = [
     "UNEXPECTED_MESSAGE",
     "configure_logging",
     "debug_enabled",
+    "enabled",
+    "format_traceback",
     "get_logger",
     "set_debug_enabled",
 ]
@@ -72,6 +75,7 @@ FORMATS: tuple[str, ...] = ("console", "json")
 
 # Global state: flipped only by configure_logging() and set_debug_enabled().
 _debug = False
+_level = logging.DEBUG  # until configure_logging() says otherwise, every event may be wanted
 
 
 def get_logger(**initial_values: Any) -> FilteringBoundLogger:
@@ -85,6 +89,24 @@ def get_logger(**initial_values: Any) -> FilteringBoundLogger:
     """
     logger: FilteringBoundLogger = structlog.get_logger(**initial_values)
     return logger
+
+
+def format_traceback(exc: BaseException) -> str:
+    """Render an exception and its traceback as plain text, without local variables.
+
+    Crash events carry this string (key ``traceback``) instead of ``exc_info``,
+    so no renderer, whatever the application configured, prints locals.
+    """
+    return "".join(traceback.format_exception(exc)).rstrip()
+
+
+def enabled(level: str) -> bool:
+    """Return whether events at ``level`` pass the threshold set by configure_logging.
+
+    Lets callers skip building costly event values (a traceback) that would be
+    dropped. Without configure_logging every level counts as enabled.
+    """
+    return LEVELS[level] >= _level
 
 
 def debug_enabled() -> bool:
@@ -125,7 +147,10 @@ def configure_logging(level: str = "info", fmt: str = "console") -> None:
     renderer: Any = (
         structlog.processors.JSONRenderer()
         if fmt == "json"
-        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+        # plain tracebacks: rich's (the default when rich is installed) print every
+        # frame's locals, which for agents means prompts and keys, and take ~50 ms
+        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty(),
+                                           exception_formatter=structlog.dev.plain_traceback)
     )
     structlog.configure(
         processors=[
@@ -140,4 +165,6 @@ def configure_logging(level: str = "info", fmt: str = "console") -> None:
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=False,
     )
+    global _level  # noqa: PLW0603 - this module is where logging state lives
+    _level = LEVELS[key]
     set_debug_enabled(LEVELS[key] <= logging.DEBUG)

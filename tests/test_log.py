@@ -15,13 +15,14 @@ from otp import _log
 def _restore_structlog() -> Iterator[None]:
     """Leave structlog and the debug flag as each test found them."""
     configured, config = structlog.is_configured(), structlog.get_config()
-    debug = _log.debug_enabled()
+    debug, level = _log.debug_enabled(), _log._level
     yield
     if configured:
         structlog.configure(**config)
     else:
         structlog.reset_defaults()
     _log.set_debug_enabled(debug)
+    _log._level = level
 
 
 @pytest.mark.parametrize("level", ["verbose", "", "trace"])
@@ -95,3 +96,61 @@ def test_importing_otp_log_does_not_configure_structlog() -> None:
         "assert not structlog.is_configured()"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=30)
+
+
+CRASH_SCRIPT = """
+import otp
+from otp import AgentActor
+otp.configure_logging(level="info", fmt={fmt!r})
+
+class Leaky(AgentActor):
+    def on_receive(self, message):
+        api_key = "sk-NEVER-IN-LOGS"
+        raise RuntimeError("model call failed")
+
+ref = Leaky.start()
+ref.tell("go")
+ref.join(timeout=5)
+"""
+
+
+@pytest.mark.parametrize("fmt", ["console", "json"])
+def test_a_crash_report_never_prints_the_local_variables_of_the_crashed_frame(fmt: str) -> None:
+    """Crash events carry a plain traceback: a handler's locals (a key, a prompt) stay out."""
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-c", CRASH_SCRIPT.format(fmt=fmt)],
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 0, result.stderr
+    assert "agent_crashed" in result.stderr
+    assert "model call failed" in result.stderr
+    assert "sk-NEVER-IN-LOGS" not in result.stderr + result.stdout
+
+
+def test_enabled_follows_the_configured_level() -> None:
+    """enabled(level) is True for every level until configured, then follows the threshold."""
+    _log.configure_logging(level="error")
+    assert _log.enabled("error") and _log.enabled("critical")
+    assert not _log.enabled("warning")
+    _log.configure_logging(level="debug")
+    assert _log.enabled("debug")
+
+
+def test_the_crash_event_has_agent_reason_and_a_plain_traceback() -> None:
+    """agent_crashed carries agent, reason and traceback text (no exc_info object)."""
+    from otp import AgentActor
+
+    class Boom(AgentActor):
+        def on_receive(self, message: object) -> None:
+            raise ValueError("bad input")
+
+    with structlog.testing.capture_logs() as logs:
+        ref = Boom.start()
+        ref.tell("x")
+        ref.join(timeout=5)
+    [event] = [e for e in logs if e["event"] == "agent_crashed"]
+    assert event["agent"] == str(ref)
+    assert event["reason"] == "ValueError('bad input')"
+    assert "Traceback" in event["traceback"] and "bad input" in event["traceback"]
+    assert "exc_info" not in event

@@ -21,7 +21,6 @@ proxy message types.
 from __future__ import annotations
 
 import queue
-import sys
 import threading
 from typing import Any, ClassVar, Self, cast
 
@@ -351,8 +350,9 @@ class AgentActor(pykka.ThreadingActor):
     def _otp_crash(self, proc: _AgentProcess, exc: BaseException) -> None:
         if proc.dead:
             return
-        _log_agent.error(_log.AGENT_CRASHED, agent=str(proc.ref), reason=format_reason(exc),
-                         exc_info=(type(exc), exc, exc.__traceback__))
+        if _log.enabled("error"):  # the report goes out before the links and monitors fire
+            _log_agent.error(_log.AGENT_CRASHED, agent=str(proc.ref), reason=format_reason(exc),
+                             traceback=_log.format_traceback(exc))
         self._otp_terminate(exc)
         proc.die(exc)
 
@@ -367,9 +367,9 @@ class AgentActor(pykka.ThreadingActor):
     def _otp_terminate(self, reason: Any) -> None:
         try:
             self.terminate(reason)
-        except Exception:  # noqa: BLE001 - a failing terminate must not hide the real reason
+        except Exception as exc:  # noqa: BLE001 - a failing terminate must not hide the reason
             _log_agent.error(_log.TERMINATE_FAILED, agent=str(self), reason=format_reason(reason),
-                             exc_info=sys.exc_info())
+                             traceback=_log.format_traceback(exc))
 
 
 def _unlink_all(proc: Process) -> None:
