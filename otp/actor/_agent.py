@@ -187,6 +187,8 @@ class AgentActor(pykka.ThreadingActor):
             if not link._proc.link_from(proc.ref):
                 proc.links.discard(link)
         agent._start_actor_loop()
+        if cls.on_start is AgentActor.on_start:
+            return cast("AgentRef[Self]", proc.ref)  # nothing can fail: no need to wait
         if not proc.started.wait(cls.start_timeout):
             _unlink_all(proc)  # the starter hears of it through StartError, not a signal
             proc.die("killed")

@@ -131,8 +131,9 @@ class Supervisor(SupervisorCalls, AgentActor):
         child.ref = ref
         if ref is not None:
             self._by_ref[ref] = child
-            event = _log.CHILD_RESTARTED if restart else _log.CHILD_STARTED
-            _log_sup.info(event, supervisor=self._label, child_id=child.id, agent=str(ref))
+            if _log.enabled("info"):
+                event = _log.CHILD_RESTARTED if restart else _log.CHILD_STARTED
+                _log_sup.info(event, supervisor=self._label, child_id=child.id, agent=str(ref))
         return ref, info
 
     # -- exits --------------------------------------------------------------------------
@@ -171,8 +172,9 @@ class Supervisor(SupervisorCalls, AgentActor):
             self._auto_shutdown(child)
 
     def _report(self, event: str, child: Child, reason: Any) -> None:
-        _log_sup.error(event, supervisor=self._label, child_id=child.id,
-                       reason=format_reason(reason))
+        if _log.enabled("error"):
+            _log_sup.error(event, supervisor=self._label, child_id=child.id,
+                           reason=format_reason(reason))
 
     def _del_child(self, child: Child) -> None:
         """A child that will not be restarted: temporary and dynamic ones are forgotten."""
