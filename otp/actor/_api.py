@@ -6,7 +6,7 @@ from typing import Any
 
 from otp.actor import _names, _process
 from otp.actor._ref import AgentRef
-from otp.errors import NORMAL
+from otp.errors import KILLED, SHUTDOWN
 
 __all__ = ["exit", "send", "shutdown_all"]
 
@@ -33,15 +33,20 @@ def exit(ref: AgentRef[Any], reason: Any) -> None:  # noqa: A001 - OTP's name
 
 
 def shutdown_all(timeout: float = 5.0) -> int:
-    """Stop every live local agent, newest first, killing any that does not stop in time.
+    """Shut down every live local agent; meant for the end of a program or a test.
 
-    Meant for the end of a program or a test. Returns how many were stopped.
+    Agents with no parent go first, newest first, each with reason
+    ``shutdown``: a supervisor then stops its own tree in order, restarting
+    nothing. Whatever is left goes next. An agent still running after
+    ``timeout`` seconds is killed. Returns how many were shut down.
     """
-    procs = list(reversed(_process.live()))
-    for proc in procs:
-        if proc.dead:
-            continue
-        proc.request_shutdown(NORMAL) if hasattr(proc, "actor") else proc.die(NORMAL)
-        if not proc.exited.wait(timeout):
-            proc.die("killed")
-    return len(procs)
+    count = 0
+    for roots_only in (True, False):
+        for proc in reversed(_process.live()):
+            if proc.dead or (roots_only and getattr(proc, "parent", None) is not None):
+                continue
+            proc.request_shutdown(SHUTDOWN)
+            if not proc.exited.wait(timeout):
+                proc.die(KILLED)
+            count += 1
+    return count

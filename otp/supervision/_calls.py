@@ -50,7 +50,7 @@ class SupervisorCalls:
             return _error(TypeError("start_child() takes one child spec (a ChildSpec or a dict)"))
         try:
             spec = ChildSpec.model_validate(args[0])
-            check_combination(self._flags.model_copy(update={"strategy": "one_for_one"}), [spec])
+            check_combination(self._flags, [spec])
         except SpecError as exc:
             return _error(exc)
         existing = self._find(spec.id)
@@ -170,7 +170,7 @@ class SupervisorCalls:
     def update_childspec(self, spec: Any) -> tuple[str, Any]:
         try:
             spec = ChildSpec.model_validate(spec)
-            check_combination(self._flags.model_copy(update={"strategy": "one_for_one"}), [spec])
+            check_combination(self._flags, [spec])
         except SpecError as exc:
             return _error(exc)
         if self._flags.strategy == "simple_one_for_one":

@@ -213,7 +213,7 @@ class Supervisor(SupervisorCalls, AgentActor):
     def _give_up(self, child: Child, reason: Any) -> None:
         _log_sup.error(_log.REACHED_MAX_RESTART_INTENSITY, supervisor=self._label,
                        child_id=child.id, reason=format_reason(reason))
-        self._del_child(child) if child.spec.restart == "temporary" else None
+        self._del_child(child)
         self.stop(SHUTDOWN)
 
     def _restart_now(self, child: Child, reason: Any) -> None:
