@@ -39,6 +39,7 @@ __all__ = [
     "CHILD_TERMINATED",
     "DEAD_LETTER",
     "FORMATS",
+    "LOOP_LAG",
     "LEVELS",
     "REACHED_MAX_RESTART_INTENSITY",
     "SHUTDOWN_ERROR",
@@ -63,6 +64,7 @@ DEAD_LETTER = "dead_letter"
 START_ERROR = "start_error"
 UNEXPECTED_MESSAGE = "unexpected_message"
 TERMINATE_FAILED = "terminate_failed"
+LOOP_LAG = "loop_lag"
 
 LEVELS: dict[str, int] = {
     "debug": logging.DEBUG,

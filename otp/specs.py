@@ -42,7 +42,7 @@ __all__ = [
 Restart: TypeAlias = Literal["permanent", "transient", "temporary"]
 ChildType: TypeAlias = Literal["worker", "supervisor"]
 Shutdown: TypeAlias = Literal["brutal_kill", "infinity"] | int
-Kind: TypeAlias = Literal["thread"]
+Kind: TypeAlias = Literal["thread", "async"]
 Strategy: TypeAlias = Literal["one_for_one", "one_for_all", "rest_for_one", "simple_one_for_one"]
 AutoShutdown: TypeAlias = Literal["never", "any_significant", "all_significant"]
 

@@ -2,32 +2,20 @@
 
 Behaviour tests take the ``kind`` fixture and subclass ``kind.Agent``, so the
 same test runs over every execution kind (as pykka's suite does with its
-``runtime`` fixture). Only the thread kind exists so far.
+``runtime`` fixture): ``thread`` and ``async``.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from fakes import FakeClock
+from kinds import KINDS, Kind
 
 import otp.actor
-from otp.actor import AgentActor
-
-
-@dataclass(frozen=True)
-class Kind:
-    """One execution kind as the tests see it."""
-
-    name: str
-    Agent: type[Any]
-
-
-KINDS = {"thread": Kind("thread", AgentActor)}
 
 
 @pytest.fixture(params=sorted(KINDS))

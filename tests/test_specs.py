@@ -141,8 +141,8 @@ CHILD_ERRORS = [
      {"restart": "permanent", "significant": True}, ["restart='permanent'", "'transient'"]),
     ({"id": "w", "start": start_worker, "name": ""}, "invalid_name", "name", "", ["name=''"]),
     ({"id": "w", "start": start_worker, "name": 3}, "invalid_name", "name", 3, ["name=3"]),
-    ({"id": "w", "start": start_worker, "kind": "async"}, "invalid_kind", "kind", "async",
-     ["kind='async'", "'thread'"]),
+    ({"id": "w", "start": start_worker, "kind": "fiber"}, "invalid_kind", "kind", "fiber",
+     ["kind='fiber'", "'thread'", "'async'"]),
 ]
 
 

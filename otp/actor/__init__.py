@@ -11,7 +11,8 @@ from otp.actor._inbox import Inbox
 from otp.actor._messages import Down, Exit, MonitorRef
 from otp.actor._names import register, registered, unregister, whereis
 from otp.actor._process import dead_letters
-from otp.actor._ref import DEFAULT_TIMEOUT, AgentFuture, AgentProxy, AgentRef
+from otp.actor._async import set_loop_lag_threshold
+from otp.actor._ref import DEFAULT_TIMEOUT, AgentFuture, AgentProxy, AgentRef, LoopFuture
 from otp.actor._timers import TimerRef, cancel_timer, send_after
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "Exit",
     "Ignore",
     "Inbox",
+    "LoopFuture",
     "MonitorRef",
     "TimerRef",
     "cancel_timer",
@@ -33,6 +35,7 @@ __all__ = [
     "registered",
     "send",
     "send_after",
+    "set_loop_lag_threshold",
     "shutdown_all",
     "unregister",
     "whereis",

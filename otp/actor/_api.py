@@ -46,7 +46,7 @@ def shutdown_all(timeout: float = 5.0) -> int:
             if proc.dead or (roots_only and getattr(proc, "parent", None) is not None):
                 continue
             proc.request_shutdown(SHUTDOWN)
-            if not proc.exited.wait(timeout):
+            if not proc.wait_exit(timeout):
                 proc.die(KILLED)
             count += 1
     return count

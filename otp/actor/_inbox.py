@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
 from collections import deque
 from typing import TYPE_CHECKING, Any, cast
 
 from otp.actor._agent import demonitor, monitor
 from otp.actor._messages import Down, Exit
-from otp.actor._process import Process
+from otp.actor._process import Process, new_id
 from otp.actor._ref import AgentRef
 from otp.errors import NORMAL, NOPROC, AskTimeout
 
@@ -36,7 +35,7 @@ class _InboxProcess(Process):
     __slots__ = ("cond", "queue")
 
     def __init__(self) -> None:
-        super().__init__(uuid.uuid4().urn, threading.Event())
+        super().__init__(new_id())
         self.cond = threading.Condition()
         self.queue: deque[tuple[Any, Any]] = deque()
         self.ref = AgentRef(self, "Inbox")
@@ -89,9 +88,7 @@ class Inbox:
                 for i, (message, _future) in enumerate(proc.queue):
                     if match is None or match(message):
                         del proc.queue[i]
-                        if isinstance(message, Down) and proc.watching.pop(message.ref, None) \
-                                is None and message.ref in proc.flushed:
-                            proc.flushed.discard(message.ref)
+                        if isinstance(message, Down) and proc.is_flushed_down(message):
                             break  # a flushed DOWN: drop it and scan again
                         return message
                 else:
@@ -110,15 +107,13 @@ class Inbox:
         """Link to ``ref``; its exit arrives as an ``Exit`` message (noproc at once if dead)."""
         proc = self._proc
         if ref._proc.link_from(proc.ref):
-            with proc.lock:
-                proc.links.add(ref)
+            proc.link_from(ref)
         else:
             proc.deliver(Exit(ref, NOPROC))
 
     def unlink(self, ref: AgentRef[Any]) -> None:
         """Remove the link to ``ref``."""
-        with self._proc.lock:
-            self._proc.links.discard(ref)
+        self._proc.unlink_from(ref)
         ref._proc.unlink_from(self._proc.ref)
 
     def monitor(self, target: AgentRef[Any] | str) -> Any:

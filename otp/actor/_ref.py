@@ -8,7 +8,11 @@ stand-in with the same interface: the actor runtime knows nothing of sockets.
 
 from __future__ import annotations
 
+import asyncio
 import queue
+import sys
+import threading
+from asyncio import _get_running_loop
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import pykka
@@ -53,6 +57,79 @@ class AgentFuture(pykka.ThreadingFuture[Any]):
             msg = (f"{ref if ref is not None else 'agent'} did not reply to {what} within "
                    f"{timeout} s; pass timeout= to wait longer")
             raise AskTimeout(msg) from None
+
+
+    def __await__(self) -> Any:
+        """Await from an event loop without blocking it (the wait runs in a worker thread)."""
+        return asyncio.get_running_loop().run_in_executor(None, self.get).__await__()
+
+
+class LoopFuture:
+    """The future of an ask made inside a running asyncio loop: ``await`` it.
+
+    Awaiting waits 5 s by default (``await fut.result(timeout=...)`` for
+    another bound) and raises what ``AgentFuture.get`` would. The reply may
+    come from any thread; it is handed to the asker's loop.
+    """
+
+    __slots__ = ("_fut", "_loop", "_otp_ctx", "_tid")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._fut: asyncio.Future[Any] = loop.create_future()
+        self._tid = threading.get_ident()
+        self._otp_ctx: tuple[Any, Any] | None = None
+
+    def set(self, value: Any = None) -> None:
+        self._hand_over(value, None)
+
+    def set_exception(self, exc_info: OptExcInfo | None = None) -> None:
+        exc_type, exc, _tb = exc_info if exc_info is not None else sys.exc_info()
+        self._hand_over(None, exc if exc is not None else exc_type() if exc_type else None)
+
+    def _hand_over(self, value: Any, exc: BaseException | None) -> None:
+        if threading.get_ident() == self._tid:
+            self._resolve(value, exc)
+        else:
+            try:
+                self._loop.call_soon_threadsafe(self._resolve, value, exc)
+            except RuntimeError:  # the asker's loop has closed: nobody is waiting
+                pass
+
+    def _resolve(self, value: Any, exc: BaseException | None) -> None:
+        fut = self._fut
+        if fut.done():
+            return  # answered already (a late reply after a timeout is dropped)
+        if exc is not None:
+            fut.set_exception(exc)
+        else:
+            fut.set_result(value)
+
+    def get(self, *, timeout: float | None = None) -> Any:
+        """Refused: waiting here would block the event loop that must deliver the reply."""
+        msg = ("get() would block the event loop; use `await future` (or "
+               "`await ref.ask_async(message)`) inside async code")
+        raise RuntimeError(msg)
+
+    async def result(self, timeout: float | None = DEFAULT_TIMEOUT) -> Any:
+        """Wait for the reply for at most ``timeout`` seconds (None: no bound)."""
+        if timeout is None:
+            return await self._fut
+        handle = self._loop.call_later(timeout, self._expire, timeout)
+        try:
+            return await self._fut
+        finally:
+            handle.cancel()
+
+    def _expire(self, timeout: float) -> None:
+        if not self._fut.done():
+            ref, message = self._otp_ctx or (None, None)
+            msg = (f"{ref if ref is not None else 'agent'} did not reply to {_describe(message)} "
+                   f"within {timeout} s; pass timeout= to wait longer")
+            self._fut.set_exception(AskTimeout(msg))
+
+    def __await__(self) -> Any:
+        return self.result().__await__()
 
 
 def _describe(message: Any) -> str:
@@ -139,14 +216,31 @@ class AgentRef(Generic[A]):
             AgentExit: the agent exited before it replied (``.reason``).
             Exception: whatever the handler raised (the agent has crashed with it).
 
-        With ``block=False`` an ``AgentFuture`` is returned instead.
+        With ``block=False`` a future is returned instead. Inside a running
+        event loop (an async agent's handler, or any coroutine) a blocking ask
+        would stall the loop, so it is refused: ``await ref.ask_async(message)``.
         """
+        if block and _get_running_loop() is not None and current() is not self._proc:
+            msg = (f"ask() of {self} would block the running event loop; "
+                   "use `await ref.ask_async(message)` in async code")
+            raise RuntimeError(msg)
         future = self._send_ask(message)
         return future.get(timeout=timeout) if block else future
 
-    def _send_ask(self, message: Any) -> AgentFuture:
+    async def ask_async(self, message: Any, *, timeout: float | None = DEFAULT_TIMEOUT) -> Any:
+        """Send ``message`` and await the reply without blocking the loop (5 s by default).
+
+        Works in any asyncio loop: the node's, or your application's. Raises
+        as ``ask`` does.
+        """
+        future = self._send_ask(message)
+        assert isinstance(future, LoopFuture)
+        return await future.result(timeout)
+
+    def _send_ask(self, message: Any) -> AgentFuture | LoopFuture:
         proc = self._proc
-        future = AgentFuture()
+        loop = _get_running_loop()
+        future: AgentFuture | LoopFuture = AgentFuture() if loop is None else LoopFuture(loop)
         future._otp_ctx = (self, message)
         sender = current()
         if sender is proc:
@@ -180,6 +274,7 @@ class AgentRef(Generic[A]):
             StopTimeout: it had not exited within ``timeout`` (it may still be
                 running; ``kill()`` ends it at once).
         """
+        _refuse_on_loop(self, "stop")
         if self._proc.dead:
             return False
         future = self._send_ask(Stop())
@@ -207,11 +302,33 @@ class AgentRef(Generic[A]):
         Raises:
             AskTimeout: it is still alive after ``timeout`` seconds.
         """
-        exited = getattr(self._proc, "exited", None)
-        if exited is None or not exited.wait(timeout):
+        _refuse_on_loop(self, "join")
+        if not self._proc.wait_exit(timeout):
             msg = f"{self} was still alive after {timeout} s"
             raise AskTimeout(msg)
         return self._proc.reason
+
+
+    async def stop_async(self, *, timeout: float | None = DEFAULT_TIMEOUT) -> bool:
+        """``stop()`` for async code: the wait runs in a worker thread, not on the loop."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(None, lambda: _off_loop(self.stop, timeout))
+
+    async def join_async(self, timeout: float | None = DEFAULT_TIMEOUT) -> Any:
+        """``join()`` for async code: the wait runs in a worker thread, not on the loop."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(None, lambda: _off_loop(self.join, timeout))
+
+
+def _off_loop(call: Any, timeout: float | None) -> Any:
+    return call(timeout=timeout)
+
+
+def _refuse_on_loop(ref: AgentRef[Any], what: str) -> None:
+    if _get_running_loop() is not None:
+        msg = (f"{what}() of {ref} would block the running event loop; "
+               f"use `await ref.{what}_async()` in async code")
+        raise RuntimeError(msg)
 
 
 def _sender_ref() -> Any:
@@ -274,7 +391,7 @@ class _ProxyMethod:
         self._ref = ref
         self._name = name
 
-    def __call__(self, *args: Any, **kwargs: Any) -> AgentFuture:
+    def __call__(self, *args: Any, **kwargs: Any) -> AgentFuture | LoopFuture:
         return self._ref._send_ask(ProxyCall((self._name,), args, kwargs))
 
     def defer(self, *args: Any, **kwargs: Any) -> None:
@@ -287,7 +404,7 @@ class _ProxyMember(_ProxyMethod):
 
     __slots__ = ()
 
-    def future(self) -> AgentFuture:
+    def future(self) -> AgentFuture | LoopFuture:
         """Ask for the attribute's value; return the future."""
         return self._ref._send_ask(ProxyGetAttr((self._name,)))
 

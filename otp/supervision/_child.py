@@ -67,7 +67,7 @@ def start_spec(spec: ChildSpec, args: tuple[Any, ...], kwargs: dict[str, Any],
     start = spec.start
     if isinstance(start, type) and issubclass(start, AgentActor):
         try:
-            return start._otp_spawn(args, kwargs, spec.name, parent), None
+            return start._otp_spawn(args, kwargs, spec.name, parent, spec.kind), None
         except StartError as exc:
             raise ChildStartFailed(exc.reason) from exc
         except AlreadyStarted as exc:
@@ -97,8 +97,7 @@ def _adopt(ref: AgentRef[Any], spec: ChildSpec, parent: AgentRef[Any]) -> None:
     """Link a child started by a plain function, and give it its spec's name."""
     proc = parent._proc
     if ref._proc.link_from(parent):
-        with proc.lock:
-            proc.links.add(ref)
+        proc.link_from(ref)
     else:  # it died already: the supervisor hears of it as an exit noproc
         proc.deliver(Exit(ref, NOPROC))
     if spec.name is not None and getattr(ref._proc, "name", None) is None:
@@ -129,8 +128,7 @@ def shutdown_children(parent_proc: Any, children: list[Child]) -> list[tuple[Chi
             ref = child.ref
             if ref is None:
                 continue
-            with parent_proc.lock:
-                parent_proc.links.discard(ref)
+            parent_proc.unlink_from(ref)
             ref._proc.unlink_from(parent)
             mref = inbox.monitor(ref)
             pending[mref] = child

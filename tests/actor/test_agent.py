@@ -5,11 +5,14 @@ Mirrors otp/actor/_agent.py. Every test runs once per execution kind.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from typing import Any
 
 import pytest
+
+from gates import until
 
 import otp.actor
 from otp.actor import AgentFuture, Down, Exit, Inbox
@@ -394,18 +397,21 @@ def test_kill_declares_a_blocked_thread_agent_dead_at_once(kind: Any, new_gate: 
 def test_an_agent_killed_while_blocked_neither_runs_terminate_nor_delivers_later_sends(
         kind: Any, new_gate: Any) -> None:
     gate = new_gate()
-    entered = threading.Event()
+    entered, finished = threading.Event(), threading.Event()
     agent_thread: list[threading.Thread] = []
     terminated: list[Any] = []
 
     with Inbox() as inbox:
 
         class Blocked(kind.Agent):
-            def on_receive(self, message: Any) -> Any:
+            async def on_receive(self, message: Any) -> Any:
                 agent_thread.append(threading.current_thread())
                 entered.set()
-                gate.wait(5)
-                inbox.ref.tell("sent after the kill")
+                try:
+                    await until(gate)  # a thread agent keeps going; an async one is cancelled
+                    inbox.ref.tell("sent after the kill")
+                finally:
+                    finished.set()
 
             def terminate(self, reason: Any) -> None:
                 terminated.append(reason)
@@ -416,12 +422,38 @@ def test_an_agent_killed_while_blocked_neither_runs_terminate_nor_delivers_later
         ref.kill()
 
         gate.set()
-        agent_thread[0].join(timeout=5)
+        assert finished.wait(5)
+        if kind.name == "thread":  # the abandoned thread finishes its handler, then ends
+            agent_thread[0].join(timeout=5)
+            assert not agent_thread[0].is_alive()
 
-        assert not agent_thread[0].is_alive()
         assert inbox.pending() == []
         assert terminated == []
         assert ref.exit_reason == "killed"
+
+
+def test_killing_an_async_agent_cancels_its_task_at_the_await(new_gate: Any) -> None:
+    """Kill means kill: an async agent's task is cancelled where it awaits."""
+    from kinds import KINDS
+
+    gate = new_gate()
+    entered, cancelled = threading.Event(), threading.Event()
+
+    class Awaiting(KINDS["async"].Agent):
+        async def on_receive(self, message: Any) -> Any:
+            entered.set()
+            try:
+                await until(gate)
+            except asyncio.CancelledError:
+                cancelled.set()
+                raise
+
+    ref = Awaiting.start()
+    ref.tell("wait")
+    assert entered.wait(5)
+    ref.kill()
+    assert cancelled.wait(5)
+    assert ref.exit_reason == "killed"
 
 
 def test_a_shutdown_request_lets_the_current_message_finish_then_runs_terminate(
@@ -575,12 +607,20 @@ def test_a_proxy_call_of_a_missing_method_crashes_the_agent_with_attribute_error
     assert isinstance(ref.join(timeout=5), AttributeError)
 
 
-def test_an_ask_from_a_killed_thread_agent_fails_at_once_instead_of_waiting(kind: Any) -> None:
-    """A killed agent whose thread still runs gets AgentExit at once from its asks."""
+def test_an_ask_from_a_killed_thread_agent_fails_at_once_instead_of_waiting() -> None:
+    """A killed agent whose thread still runs gets AgentExit at once from its asks.
+
+    Thread kind only: a killed async agent's task is cancelled instead (see
+    test_killing_an_async_agent_cancels_its_task_at_the_await).
+    """
     import threading
     import time
 
+    from kinds import KINDS
+
     from otp.errors import AgentExit
+
+    kind = KINDS["thread"]
 
     release = threading.Event()
     running = threading.Event()

@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+from gates import until
+
 import otp.actor
 from otp.actor import Exit, Inbox
 from otp.errors import AgentExit, NoProc, StartError
@@ -216,21 +218,16 @@ def test_spawn_link_whose_on_start_times_out_leaves_the_caller_alive(
     class Stuck(kind.Agent):
         start_timeout = 0.05
 
-        def on_start(self) -> None:
-            gate.wait(5)
+        async def on_start(self) -> None:
+            await until(gate)
 
-    class Parent(recorder_cls):  # type: ignore[misc, valid-type]
-        def try_spawn(self) -> Any:
-            try:
-                self.spawn_link(Stuck)
-            except StartError as exc:
-                return exc
-            return None
+    parent = recorder_cls.start()
 
-    parent = Parent.start()
-
-    assert isinstance(parent.proxy().try_spawn().get(timeout=5), StartError)
+    with pytest.raises(StartError) as info:
+        Stuck.spawn(link=parent)
+    assert info.value.reason == "timeout"
     assert parent.is_alive()
+    assert parent.proxy().messages().get(timeout=5) == []
 
 
 def test_linking_to_a_dead_agent_when_trapping_gives_an_exit_noproc_message(

@@ -9,6 +9,8 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from gates import until
+
 import otp.actor
 from otp.actor import Down, Inbox, MonitorRef
 
@@ -102,9 +104,9 @@ def test_demonitor_with_flush_drops_a_down_that_is_already_queued(
             self.mref = self.monitor(target)
             return self.mref
 
-        def busy_then_demonitor(self) -> bool:
+        async def busy_then_demonitor(self) -> bool:
             entered.set()
-            gate.wait(5)  # meanwhile the target dies and its Down is queued here
+            await until(gate)  # meanwhile the target dies and its Down is queued here
             return self.demonitor(self.mref, flush=True)
 
         def on_receive(self, message: Any) -> Any:
@@ -139,9 +141,9 @@ def test_demonitor_without_flush_leaves_a_queued_down_to_be_delivered(
             self.mref = self.monitor(target)
             return self.mref
 
-        def busy_then_demonitor(self) -> bool:
+        async def busy_then_demonitor(self) -> bool:
             entered.set()
-            gate.wait(5)
+            await until(gate)
             return self.demonitor(self.mref)
 
         def on_receive(self, message: Any) -> Any:

@@ -140,10 +140,10 @@ def test_messages_from_one_agent_to_another_arrive_in_the_order_sent(kind: Any) 
     """P4: the same between two agents; the sender's ask follows its own tells."""
 
     class Sender(kind.Agent):
-        def send_numbers(self, target: Any, n: int) -> Any:
+        async def send_numbers(self, target: Any, n: int) -> Any:
             for i in range(n):
                 target.tell(i)
-            return target.ask("report", timeout=5)
+            return await target.ask_async("report", timeout=5)
 
     target = _collector(kind).start()
     sender = Sender.start()

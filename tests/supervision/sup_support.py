@@ -26,12 +26,15 @@ polling is bounded and kept for states with no event to wait on.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import gc
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
+
+from gates import until
 
 from otp import ChildInfo, SupervisorRef
 from otp.actor import AgentRef, Down, Exit, Inbox
@@ -110,30 +113,39 @@ def suite_child(kind: Any) -> type[Any]:
                     return self.args
                 case ("unlink", ref):
                     self.unlink(ref)
+                # The busy cases return a coroutine, which every kind awaits: a thread
+                # agent on its own small loop, an async agent without holding the node loop.
                 case ("block", started, gate):  # busy in a handler until the gate opens
                     started.set()
-                    gate.wait(10)
+                    return until(gate, 10)
                 case ("work", started, seconds):  # busy for a while, then record it
                     started.set()
-                    threading.Event().wait(seconds)
-                    self._record("done", self.kwargs.get("tag"))
+                    return self._work(seconds)
                 case ("work_then_exit", started, seconds, reason):  # exits by itself, later
                     started.set()
-                    threading.Event().wait(seconds)
-                    self.stop(reason)
+                    return self._work(seconds, exit_reason=reason)
             return None
 
-        def terminate(self, reason: Any) -> None:
+        async def _work(self, seconds: float, exit_reason: Any = None) -> None:
+            await asyncio.sleep(seconds)
+            if exit_reason is None:
+                self._record("done", self.kwargs.get("tag"))
+            else:
+                self.stop(exit_reason)
+
+        def terminate(self, reason: Any) -> Any:
             self._record("stop", self.kwargs.get("tag"), reason)
             terminating = self.kwargs.get("terminating")
             if terminating is not None:
                 terminating.set()
-            gate = self.kwargs.get("hang")
+            gate, slow = self.kwargs.get("hang"), self.kwargs.get("slow")
+            return self._linger(gate, slow) if gate is not None or slow else None
+
+        async def _linger(self, gate: threading.Event | None, slow: float | None) -> None:
             if gate is not None:
-                gate.wait(10)
-            slow = self.kwargs.get("slow")
+                await until(gate, 10)
             if slow:
-                threading.Event().wait(slow)
+                await asyncio.sleep(slow)
 
     SuiteChild.__name__ = SuiteChild.__qualname__ = f"SuiteChild_{kind.name}"
     return SuiteChild

@@ -1,0 +1,384 @@
+"""The async kind: many agents share the node's asyncio event loop.
+
+An idle async agent has no task and no queue: it is its object, its process
+cell and, once it has received a message, a ``deque``. A message schedules
+the agent on the loop; ``run`` then handles messages one at a time. A plain
+``def`` handler runs right there; the first ``async def`` handler moves the
+agent into a task (named by the agent's id) that awaits it and keeps
+draining, so an awaiting handler never blocks the loop. Once the mailbox is
+empty the task ends and the agent is idle again. Kill cancels that task.
+
+The loop runs in one daemon thread per node (``NodeLoop``), started on first
+use. A watchdog thread notices a handler that holds the loop: the loop's
+heartbeat (a callback every ``interval``) runs late, the watchdog names the
+agent whose task or handler is running, and a ``loop_lag`` event reports it
+with the time the loop was held.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections import deque
+from typing import TYPE_CHECKING, Any
+
+from otp import _log
+from otp.actor import _dispatch
+from otp.actor._messages import Shutdown
+from otp.actor._process import Process, _current, lookup
+from otp.actor._ref import reply, reply_exception
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Coroutine
+
+    from otp.actor._ref import AgentRef
+
+__all__ = ["AsyncProcess", "NodeLoop", "node_loop", "set_loop_lag_threshold"]
+
+_log_loop = _log.get_logger()
+_iscoroutine = asyncio.iscoroutine
+
+
+class NodeLoop:
+    """The node's event loop, its thread, and its loop-lag watchdog."""
+
+    interval = 0.02  # heartbeat period (s)
+
+    def __init__(self) -> None:
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.thread_id: int | None = None
+        self.owner: Process | None = None  # the agent running a plain handler right now
+        self.lag_threshold = 0.1  # seconds the loop may be held before loop_lag is reported
+        self._lock = threading.Lock()
+        self._due = 0.0  # when the next heartbeat should run
+        self._culprit: str | None = None  # who held the loop, seen by the watchdog
+
+    def ensure(self) -> asyncio.AbstractEventLoop:
+        """Return the running node loop, starting its thread on first use."""
+        loop = self.loop
+        if loop is not None:
+            return loop
+        with self._lock:
+            if self.loop is None:
+                loop = asyncio.new_event_loop()
+                ready = threading.Event()
+
+                def main() -> None:
+                    asyncio.set_event_loop(loop)
+                    self.thread_id = threading.get_ident()
+                    loop.call_soon(ready.set)
+                    loop.call_soon(self._beat)
+                    loop.run_forever()
+
+                threading.Thread(target=main, name="otp-loop", daemon=True).start()
+                ready.wait(5)
+                threading.Thread(target=self._watch, name="otp-loop-watchdog",
+                                 daemon=True).start()
+                self.loop = loop
+            return self.loop
+
+    def on_loop(self) -> bool:
+        """Return True when called from the node loop's thread."""
+        return threading.get_ident() == self.thread_id
+
+    def schedule(self, callback: Callable[[], Any]) -> None:
+        """Run ``callback`` on the loop soon, from any thread."""
+        loop = self.loop or self.ensure()
+        if threading.get_ident() == self.thread_id:
+            loop.call_soon(callback)
+        else:
+            loop.call_soon_threadsafe(callback)
+
+    # -- loop-lag detection -------------------------------------------------------------
+    def _beat(self) -> None:
+        now = time.monotonic()
+        late = now - self._due if self._due else 0.0
+        if late > self.lag_threshold:
+            culprit, self._culprit = self._culprit, None
+            _log_loop.warning(_log.LOOP_LAG, agent=culprit or "unknown", held_s=round(late, 4))
+        self._due = now + self.interval
+        assert self.loop is not None
+        self.loop.call_later(self.interval, self._beat)
+
+    def _watch(self) -> None:
+        """Watchdog thread: while the heartbeat is late, note which agent holds the loop."""
+        while True:
+            time.sleep(self.interval)
+            due = self._due
+            if due and time.monotonic() - due > self.lag_threshold and self._culprit is None:
+                self._culprit = self._holder()
+
+    def _holder(self) -> str | None:
+        task = asyncio.current_task(self.loop) if self.loop is not None else None
+        proc = lookup(task.get_name()) if task is not None else self.owner
+        return None if proc is None else str(proc.ref)
+
+
+node_loop = NodeLoop()
+
+
+def set_loop_lag_threshold(seconds: float) -> None:
+    """Report handlers that hold the node loop longer than ``seconds`` (default 0.1)."""
+    if not isinstance(seconds, int | float) or seconds <= 0:
+        msg = f"the loop-lag threshold must be a number of seconds > 0, not {seconds!r}"
+        raise ValueError(msg)
+    node_loop.lag_threshold = float(seconds)
+
+
+class AsyncProcess(Process):
+    """Process of an async agent: a lazy deque mailbox, run on the node loop."""
+
+    kind = "async"
+    __slots__ = ("actor", "actor_class", "booting", "busy", "mailbox", "parent", "scheduled",
+                 "start_error", "started", "stop_reason", "sysq", "task")
+
+    def __init__(self, actor: Any, proc_id: str) -> None:
+        super().__init__(proc_id)
+        self.actor = actor
+        self.actor_class = type(actor)
+        self.mailbox: deque[tuple[Any, Any]] | None = None
+        self.scheduled = False  # run() is queued on the loop, or draining
+        self.busy = False  # a task is draining (an async handler is in progress)
+        self.booting = True  # on_start has not finished
+        self.task: asyncio.Task[Any] | None = None
+        self.sysq: list[Any] | None = None
+        self.started: threading.Event | None = None
+        self.start_error: BaseException | None = None
+        self.stop_reason: Any = None
+        self.parent: AgentRef[Any] | None = None
+        self.ref = actor._otp_ref_class(self, type(actor).__name__)
+
+    # -- Process hooks --------------------------------------------------------------------
+    def put(self, envelope: tuple[Any, Any]) -> None:
+        mailbox = self.mailbox
+        if mailbox is None:
+            with self.lock:
+                if self.mailbox is None:
+                    self.mailbox = deque()
+            mailbox = self.mailbox
+        mailbox.append(envelope)
+        if not self.scheduled:
+            self.scheduled = True
+            node_loop.schedule(self.run)
+
+    def take_all(self) -> list[tuple[Any, Any]]:
+        items: list[tuple[Any, Any]] = []
+        mailbox = self.mailbox
+        while mailbox:
+            try:
+                items.append(mailbox.popleft())
+            except IndexError:
+                break
+        return items
+
+    def wake(self) -> None:
+        """After death: cancel the agent's task, unless it is the task running this."""
+        task = self.task
+        if task is None or task.done():
+            return
+        if node_loop.on_loop():
+            if asyncio.current_task() is not task:
+                task.cancel()
+        elif node_loop.loop is not None:
+            node_loop.loop.call_soon_threadsafe(task.cancel)
+
+    def trapping(self) -> bool:
+        return bool(self.actor.trap_exit)
+
+    def request_shutdown(self, reason: Any) -> None:
+        """System lane: finish the current message, run terminate, exit."""
+        with self.lock:
+            if self.sysq is None:
+                self.sysq = []
+        self.sysq.append(Shutdown(reason))
+        self.scheduled = True
+        node_loop.schedule(self.run)
+
+    # -- starting -------------------------------------------------------------------------------
+    def boot(self, wait: bool) -> None:
+        """Run on_start on the loop (inline when already on it)."""
+        node_loop.ensure()
+        if not wait:
+            self.booted()
+        elif node_loop.on_loop():
+            self.start_inline(allow_async=False)
+        else:
+            self.started = threading.Event()
+            node_loop.schedule(self.start_inline)
+
+    def wait_started(self, timeout: float) -> bool:
+        return self.started is None or self.started.wait(timeout)
+
+    def start_inline(self, allow_async: bool = True) -> None:
+        _current.set(self)
+        try:
+            result = self.actor.on_start()
+            if _iscoroutine(result):
+                if not allow_async:
+                    result.close()
+                    msg = (f"{self.ref} has an async on_start, which a start() made on the event "
+                           "loop cannot wait for; start it from a thread, or make on_start sync")
+                    raise RuntimeError(msg)
+                self.task = asyncio.get_running_loop().create_task(
+                    self.start_async(result), name=self.id)
+                return
+        except BaseException as exc:  # noqa: BLE001 - any failure is a start error
+            self.start_failed(exc)
+            return
+        self.booted()
+
+    async def start_async(self, coro: Coroutine[Any, Any, Any]) -> None:
+        _current.set(self)
+        try:
+            await coro
+        except BaseException as exc:  # noqa: BLE001 - any failure is a start error
+            self.task = None
+            self.start_failed(exc)
+            return
+        self.task = None
+        self.booted()
+
+    def start_failed(self, exc: BaseException) -> None:
+        from otp.actor._agent import start_failed
+
+        start_failed(self, exc)
+        if self.started is not None:
+            self.started.set()
+
+    def booted(self) -> None:
+        self.booting = False
+        if self.started is not None:
+            self.started.set()
+        if self.mailbox or self.sysq:
+            self.scheduled = True
+            node_loop.schedule(self.run)
+
+    # -- running ----------------------------------------------------------------------------------
+    def run(self) -> None:
+        """Handle queued messages with plain handlers; hand over to a task for async ones."""
+        if self.busy or self.booting:
+            return  # the draining task (or the end of on_start) will look at the mailbox
+        _current.set(self)
+        node_loop.owner = self
+        agent, step = self.actor, _dispatch.step
+        try:
+            while True:
+                if self.dead:
+                    return
+                if self.sysq:
+                    self.end_soon(self.sysq.pop(0).reason, None, None)
+                    return
+                mailbox = self.mailbox
+                if not mailbox:
+                    self.scheduled = False
+                    if not self.mailbox:
+                        return
+                    self.scheduled = True
+                    continue
+                message, future = mailbox.popleft()
+                self.current_future = future
+                try:
+                    result = step(agent, self, message)
+                except BaseException as exc:  # noqa: BLE001 - let it crash
+                    self.end_soon(exc, future, (type(exc), exc, exc.__traceback__))
+                    return
+                if _iscoroutine(result):
+                    self.busy = True
+                    self.task = asyncio.get_running_loop().create_task(
+                        self.run_task(result, message, future), name=self.id)
+                    return
+                if not self.after(message, future, result):
+                    return
+        finally:
+            node_loop.owner = None
+
+    async def run_task(self, coro: Any, message: Any, future: Any) -> None:
+        """The agent's task: await an async handler, then keep draining until idle."""
+        _current.set(self)
+        agent, step = self.actor, _dispatch.step
+        try:
+            while True:
+                try:
+                    result = await coro if coro is not None else step(agent, self, message)
+                    if _iscoroutine(result):
+                        result = await result
+                except asyncio.CancelledError:
+                    if self.dead:
+                        return  # killed
+                    raise
+                except BaseException as exc:  # noqa: BLE001 - let it crash
+                    ending = self.end(exc, future, (type(exc), exc, exc.__traceback__))
+                    if ending is not None:
+                        await ending
+                    return
+                coro = None
+                if not self.after(message, future, result):
+                    return
+                while True:  # next message, or idle
+                    if self.dead:
+                        return
+                    if self.sysq:
+                        ending = self.end(self.sysq.pop(0).reason, None, None)
+                        if ending is not None:
+                            await ending
+                        return
+                    mailbox = self.mailbox
+                    if mailbox:
+                        message, future = mailbox.popleft()
+                        self.current_future = future
+                        break
+                    self.scheduled = False
+                    if not self.mailbox:
+                        return
+                    self.scheduled = True
+        finally:
+            self.busy = False
+            self.task = None
+
+    def after(self, message: Any, future: Any, result: Any) -> bool:
+        """Deal with a handler's result; False when the agent has stopped."""
+        self.current_future = None
+        if result is _dispatch.STOP or result is _dispatch.PARENT_EXIT:
+            self.end_soon(message.reason, future, None)
+            return False
+        if result is not _dispatch.DROP and future is not None:
+            reply(future, result)
+        if self.stop_reason is not None:
+            self.end_soon(self.stop_reason, None, None)
+            return False
+        return True
+
+    def end_soon(self, reason: Any, future: Any, exc_info: Any) -> None:
+        """end(), running an async terminate in a task of its own."""
+        ending = self.end(reason, future, exc_info)
+        if ending is not None:
+            asyncio.get_running_loop().create_task(ending)
+
+    def end(self, reason: Any, future: Any, exc_info: Any) -> Coroutine[Any, Any, None] | None:
+        """Terminate, then die and answer ``future``; a coroutine if terminate is async."""
+        self.current_future = None
+        if self.dead:
+            return None
+        if exc_info is not None:
+            _dispatch.crash_report(self, reason)
+        result = _dispatch.run_terminate(self.actor, reason)
+        if _iscoroutine(result):
+            return self.end_after(result, reason, future, exc_info)
+        self.die_and_answer(reason, future, exc_info)
+        return None
+
+    async def end_after(self, terminating: Any, reason: Any, future: Any, exc_info: Any) -> None:
+        try:
+            await terminating
+        except Exception as exc:  # noqa: BLE001 - as for a sync terminate
+            _dispatch.terminate_failed(self.actor, reason, exc)
+        self.die_and_answer(reason, future, exc_info)
+
+    def die_and_answer(self, reason: Any, future: Any, exc_info: Any) -> None:
+        self.die(reason)
+        if future is not None:
+            if exc_info is not None:
+                reply_exception(future, exc_info)
+            else:
+                reply(future, None)
