@@ -19,8 +19,11 @@ import otp.actor
 
 
 @pytest.fixture(params=sorted(KINDS))
-def kind(request: pytest.FixtureRequest) -> Kind:
-    """Each execution kind in turn."""
+def kind(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Kind:
+    """Each execution kind in turn; supervisors started by the test run on it too."""
+    from otp import Supervisor
+
+    monkeypatch.setattr(Supervisor, "kind", request.param)
     return KINDS[request.param]
 
 

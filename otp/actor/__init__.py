@@ -14,6 +14,7 @@ from otp.actor._process import dead_letters
 from otp.actor._async import set_loop_lag_threshold
 from otp.actor._ref import DEFAULT_TIMEOUT, AgentFuture, AgentProxy, AgentRef, LoopFuture
 from otp.actor._timers import TimerRef, cancel_timer, send_after
+from otp.actor._waits import Steps, WaitFor, drive
 
 __all__ = [
     "AgentActor",
@@ -27,9 +28,12 @@ __all__ = [
     "Inbox",
     "LoopFuture",
     "MonitorRef",
+    "Steps",
     "TimerRef",
+    "WaitFor",
     "cancel_timer",
     "dead_letters",
+    "drive",
     "exit",
     "register",
     "registered",

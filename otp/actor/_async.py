@@ -21,6 +21,7 @@ import asyncio
 import threading
 import time
 from collections import deque
+from types import CoroutineType as _CoroutineType
 from typing import TYPE_CHECKING, Any
 
 from otp import _log
@@ -28,6 +29,8 @@ from otp.actor import _dispatch
 from otp.actor._messages import Shutdown
 from otp.actor._process import Process, _current, lookup
 from otp.actor._ref import reply, reply_exception
+
+_Marker = _dispatch.Marker
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Coroutine
@@ -37,7 +40,14 @@ if TYPE_CHECKING:
 __all__ = ["AsyncProcess", "NodeLoop", "node_loop", "set_loop_lag_threshold"]
 
 _log_loop = _log.get_logger()
-_iscoroutine = asyncio.iscoroutine
+def _iscoroutine(obj: Any) -> bool:
+    """Whether a handler returned a coroutine (an ``async def`` handler); exact type test."""
+    return type(obj) is _CoroutineType
+
+
+BUDGET = 100
+"""Messages an agent handles in one turn before the loop lets others run (Erlang's
+reductions): an agent that keeps feeding its own mailbox cannot starve the node."""
 
 
 class NodeLoop:
@@ -98,8 +108,7 @@ class NodeLoop:
             culprit, self._culprit = self._culprit, None
             _log_loop.warning(_log.LOOP_LAG, agent=culprit or "unknown", held_s=round(late, 4))
         self._due = now + self.interval
-        assert self.loop is not None
-        self.loop.call_later(self.interval, self._beat)
+        asyncio.get_running_loop().call_later(self.interval, self._beat)
 
     def _watch(self) -> None:
         """Watchdog thread: while the heartbeat is late, note which agent holds the loop."""
@@ -187,7 +196,17 @@ class AsyncProcess(Process):
         return bool(self.actor.trap_exit)
 
     def request_shutdown(self, reason: Any) -> None:
-        """System lane: finish the current message, run terminate, exit."""
+        """System lane: finish the current message, run terminate, exit.
+
+        From the loop itself, an idle agent (no message in progress) is shut
+        down at once, so a supervisor on the loop needs no wait for it.
+        """
+        if (node_loop.on_loop() and not self.busy and not self.booting and not self.dead
+                and node_loop.owner is not self):
+            ending = self.end(reason, None, None)
+            if ending is not None:  # an async terminate: it finishes in a task of its own
+                asyncio.get_running_loop().create_task(ending)
+            return
         with self.lock:
             if self.sysq is None:
                 self.sysq = []
@@ -262,9 +281,14 @@ class AsyncProcess(Process):
         _current.set(self)
         node_loop.owner = self
         agent, step = self.actor, _dispatch.step
+        budget = BUDGET
         try:
             while True:
                 if self.dead:
+                    return
+                budget -= 1
+                if not budget:  # a turn is over: the rest of the mailbox waits its turn
+                    asyncio.get_running_loop().call_soon(self.run)
                     return
                 if self.sysq:
                     self.end_soon(self.sysq.pop(0).reason, None, None)
@@ -283,11 +307,16 @@ class AsyncProcess(Process):
                 except BaseException as exc:  # noqa: BLE001 - let it crash
                     self.end_soon(exc, future, (type(exc), exc, exc.__traceback__))
                     return
-                if _iscoroutine(result):
+                if type(result) is _CoroutineType:
                     self.busy = True
                     self.task = asyncio.get_running_loop().create_task(
                         self.run_task(result, message, future), name=self.id)
                     return
+                if type(result) is not _Marker and self.stop_reason is None:
+                    self.current_future = None  # the common case: answer, then the next one
+                    if future is not None:
+                        reply(future, result)
+                    continue
                 if not self.after(message, future, result):
                     return
         finally:
@@ -297,8 +326,14 @@ class AsyncProcess(Process):
         """The agent's task: await an async handler, then keep draining until idle."""
         _current.set(self)
         agent, step = self.actor, _dispatch.step
+        handled = 0
         try:
             while True:
+                handled += 1
+                if not handled % BUDGET:
+                    await asyncio.sleep(0)  # a turn is over: let the other agents run
+                    if self.dead:
+                        return
                 try:
                     result = await coro if coro is not None else step(agent, self, message)
                     if _iscoroutine(result):

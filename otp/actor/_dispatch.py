@@ -18,34 +18,63 @@ from otp import _log
 from otp.actor._messages import Down, Exit, Stop
 from otp.errors import format_reason
 
-__all__ = ["DROP", "PARENT_EXIT", "STOP", "crash_report", "run_terminate", "step"]
+__all__ = ["DROP", "PARENT_EXIT", "STOP", "Marker", "crash_report", "run_terminate", "step"]
 
-STOP: Any = object()  # the message was a FIFO Stop: finish with message.reason
-PARENT_EXIT: Any = object()  # the parent exited and we trap exits: finish with its reason
-DROP: Any = object()  # a DOWN flushed by demonitor(flush=True): nothing to do
+class Marker:
+    """A step result that is not a reply (one type, so loops test it once)."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+STOP = Marker("STOP")  # the message was a FIFO Stop: finish with message.reason
+PARENT_EXIT = Marker("PARENT_EXIT")  # the parent exited and we trap exits: finish
+DROP = Marker("DROP")  # a DOWN flushed by demonitor(flush=True): nothing to do
 
 _log_agent = _log.get_logger()
 
 
-def step(agent: Any, proc: Any, message: Any) -> Any:
-    """Run one message; return the result, a coroutine, or STOP/PARENT_EXIT/DROP."""
-    kind = type(message)
-    if kind is ProxyCall:
-        return _resolve(agent, message.attr_path)(*message.args, **message.kwargs)
-    if kind is Stop:
-        return STOP
-    if kind is Exit:
-        if message.agent is not None and message.agent == proc.parent:
-            return PARENT_EXIT  # as an OTP gen_server does when its parent exits
-    elif kind is Down:
-        if proc.is_flushed_down(message):
-            return DROP
-    elif kind is ProxyGetAttr:
-        return _resolve(agent, message.attr_path)
-    elif kind is ProxySetAttr:
-        setattr(_resolve(agent, message.attr_path[:-1]), message.attr_path[-1], message.value)
-        return None
+def _proxy_call(agent: Any, proc: Any, message: Any) -> Any:
+    return _resolve(agent, message.attr_path)(*message.args, **message.kwargs)
+
+
+def _get_attr(agent: Any, proc: Any, message: Any) -> Any:
+    return _resolve(agent, message.attr_path)
+
+
+def _set_attr(agent: Any, proc: Any, message: Any) -> Any:
+    setattr(_resolve(agent, message.attr_path[:-1]), message.attr_path[-1], message.value)
+
+
+def _stop(agent: Any, proc: Any, message: Any) -> Any:
+    return STOP
+
+
+def _exit(agent: Any, proc: Any, message: Any) -> Any:
+    if message.agent is not None and message.agent == proc.parent:
+        return PARENT_EXIT  # as an OTP gen_server does when its parent exits
     return agent.on_receive(message)
+
+
+def _down(agent: Any, proc: Any, message: Any) -> Any:
+    return DROP if proc.is_flushed_down(message) else agent.on_receive(message)
+
+
+_SPECIAL: dict[type, Any] = {ProxyCall: _proxy_call, ProxyGetAttr: _get_attr,
+                             ProxySetAttr: _set_attr, Stop: _stop, Exit: _exit, Down: _down}
+
+
+def step(agent: Any, proc: Any, message: Any) -> Any:
+    """Run one message; return the result, a coroutine, or a Marker (STOP, PARENT_EXIT, DROP)."""
+    special = _SPECIAL.get(type(message))
+    if special is None:
+        return agent.on_receive(message)
+    return special(agent, proc, message)
 
 
 def _resolve(root: Any, path: tuple[str, ...]) -> Any:

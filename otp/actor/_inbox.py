@@ -13,6 +13,7 @@ matches, leaving the others queued (Erlang's selective receive).
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections import deque
@@ -28,22 +29,42 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from types import TracebackType
 
-__all__ = ["Inbox"]
+__all__ = ["NOTHING", "Inbox"]
 
 
 class _InboxProcess(Process):
-    __slots__ = ("cond", "queue")
+    __slots__ = ("cond", "queue", "waiters")
 
     def __init__(self) -> None:
         super().__init__(new_id())
         self.cond = threading.Condition()
         self.queue: deque[tuple[Any, Any]] = deque()
+        self.waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
         self.ref = AgentRef(self, "Inbox")
 
     def put(self, envelope: tuple[Any, Any]) -> None:
         with self.cond:
             self.queue.append(envelope)
             self.cond.notify_all()
+            waiters, self.waiters = self.waiters, []
+        for loop, waiter in waiters:  # receive_async callers: wake them on their loops
+            try:
+                loop.call_soon_threadsafe(_wake_waiter, waiter)
+            except RuntimeError:  # that loop has closed
+                pass
+
+    def take(self, match: Callable[[Any], bool] | None) -> Any:
+        """Remove and return the first matching message, or NOTHING (holding ``cond``)."""
+        queue = self.queue
+        while True:
+            for i, (message, _future) in enumerate(queue):
+                if match is None or match(message):
+                    del queue[i]
+                    if isinstance(message, Down) and self.is_flushed_down(message):
+                        break  # a flushed DOWN: drop it and scan again
+                    return message
+            else:
+                return NOTHING
 
     def take_all(self) -> list[tuple[Any, Any]]:
         with self.cond:
@@ -60,6 +81,14 @@ class _InboxProcess(Process):
 
     def request_shutdown(self, reason: Any) -> None:
         self.die(reason)
+
+
+NOTHING: Any = object()
+
+
+def _wake_waiter(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
 
 
 class Inbox:
@@ -85,18 +114,41 @@ class Inbox:
         deadline = None if timeout is None else time.monotonic() + timeout
         with proc.cond:
             while True:
-                for i, (message, _future) in enumerate(proc.queue):
-                    if match is None or match(message):
-                        del proc.queue[i]
-                        if isinstance(message, Down) and proc.is_flushed_down(message):
-                            break  # a flushed DOWN: drop it and scan again
-                        return message
-                else:
-                    remaining = None if deadline is None else deadline - time.monotonic()
-                    if remaining is not None and remaining <= 0:
-                        msg = f"{self.ref} received no matching message within {timeout} s"
-                        raise AskTimeout(msg)
-                    proc.cond.wait(remaining)
+                message = proc.take(match)
+                if message is not NOTHING:
+                    return message
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    msg = f"{self.ref} received no matching message within {timeout} s"
+                    raise AskTimeout(msg)
+                proc.cond.wait(remaining)
+
+    def poll(self, match: Callable[[Any], bool] | None = None) -> Any:
+        """Take the first matching message if one is queued now, else return ``NOTHING``."""
+        with self._proc.cond:
+            return self._proc.take(match)
+
+    async def receive_async(self, timeout: float | None = 5.0,
+                            match: Callable[[Any], bool] | None = None) -> Any:
+        """``receive`` for async code: waits without blocking the running loop."""
+        proc = self._proc
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        while True:
+            with proc.cond:
+                message = proc.take(match)
+                if message is not NOTHING:
+                    return message
+                waiter: asyncio.Future[None] = loop.create_future()
+                proc.waiters.append((loop, waiter))
+            remaining = None if deadline is None else deadline - loop.time()
+            if remaining is not None and remaining <= 0:
+                msg = f"{self.ref} received no matching message within {timeout} s"
+                raise AskTimeout(msg)
+            try:
+                await asyncio.wait_for(waiter, remaining)
+            except TimeoutError:
+                pass  # the next pass finds nothing and raises AskTimeout
 
     def pending(self) -> list[Any]:
         """Return the queued messages without taking them."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from otp.actor import AgentRef
+from otp.actor import AgentRef, Steps
 from otp.errors import AlreadyStarted, SpecError, SupervisorError, format_reason
 from otp.specs import ChildSpec, SupFlags, check_combination
 from otp.supervision._child import Child, ChildStartFailed
@@ -40,7 +40,10 @@ class SupervisorCalls:
     def _start(self, child: Child, *, restart: bool) -> tuple[AgentRef[Any] | None, Any]:
         raise NotImplementedError
 
-    def _stop_child(self, child: Child) -> None:
+    def _stop_child(self, child: Child) -> Steps:
+        raise NotImplementedError
+
+    def _drive(self, steps: Steps) -> Any:
         raise NotImplementedError
 
     def start_child(self, *args: Any, **kwargs: Any) -> tuple[str, Any]:
@@ -88,7 +91,10 @@ class SupervisorCalls:
             self._children.append(child)
         return _ok(ref if info is None else (ref, info))
 
-    def terminate_child(self, key: Any) -> tuple[str, Any]:
+    def terminate_child(self, key: Any) -> Any:
+        return self._drive(self._terminate_child(key))
+
+    def _terminate_child(self, key: Any) -> Steps:
         simple = self._flags.strategy == "simple_one_for_one"
         if simple and not isinstance(key, AgentRef):
             return _error(SupervisorError(
@@ -99,7 +105,7 @@ class SupervisorCalls:
             if isinstance(key, AgentRef) and not key.is_alive():
                 return _ok()
             return _error(_not_found(self._label, key))
-        self._stop_child(child)
+        yield from self._stop_child(child)
         if simple or child.spec.restart == "temporary":
             self._children.remove(child)
         return _ok()

@@ -16,7 +16,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from otp.actor import AgentActor, AgentRef, Down, Exit, Inbox, register
+from otp.actor import AgentActor, AgentRef, Down, Exit, Inbox, Steps, WaitFor, register
 from otp.actor._agent import Ignore
 from otp.errors import KILLED, NOPROC, SHUTDOWN, AlreadyStarted, AskTimeout, StartError, is_shutdown
 
@@ -115,11 +115,13 @@ def expected_reason(child: Child, reason: Any) -> bool:
     return ok
 
 
-def shutdown_children(parent_proc: Any, children: list[Child]) -> list[tuple[Child, Any]]:
+def shutdown_children(parent_proc: Any, children: list[Child]) -> Steps:
     """Shut ``children`` down together, under the longest of their timeouts.
 
     Used one child at a time for ordered stops, and all at once for a
-    dynamic supervisor (S10). Returns (child, exit reason) pairs.
+    dynamic supervisor (S10). Steps (see ``otp.actor.drive``) whose result
+    is the (child, exit reason) pairs: the waits block on a thread and are
+    awaited on the node loop.
     """
     parent = parent_proc.ref
     with Inbox() as inbox:
@@ -144,7 +146,7 @@ def shutdown_children(parent_proc: Any, children: list[Child]) -> list[tuple[Chi
         while pending:
             remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
             try:
-                down = inbox.receive(remaining, match=lambda m: isinstance(m, Down))
+                down = yield WaitFor(inbox, remaining, _is_down)
             except AskTimeout:
                 if killed:  # a kill that is never confirmed (a lost remote node): stop waiting
                     results.extend((child, KILLED) for child in pending.values())
@@ -161,6 +163,10 @@ def shutdown_children(parent_proc: Any, children: list[Child]) -> list[tuple[Chi
                     reason = child.ref.exit_reason  # it had died before we looked
                 results.append((child, reason))
         return results
+
+
+def _is_down(message: Any) -> bool:
+    return isinstance(message, Down)
 
 
 def _timeout(child: Child) -> float | None:

@@ -17,7 +17,7 @@ import time
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from otp import _log
-from otp.actor import AgentActor, AgentRef, Exit, Ignore
+from otp.actor import AgentActor, AgentRef, Exit, Ignore, Steps, drive
 from otp.errors import NORMAL, SHUTDOWN, SpecError, StartError, format_reason, is_shutdown
 from otp.specs import SupFlags, check_combination
 from otp.supervision._backoff import BackoffState
@@ -58,7 +58,7 @@ class Supervisor(SupervisorCalls, AgentActor):
 
     @classmethod
     def start(cls, *args: Any, name: str | None = None,  # type: ignore[override]
-              **kwargs: Any) -> SupervisorRef | None:
+              kind: str | None = None, **kwargs: Any) -> SupervisorRef | None:
         """Start the supervisor and its children; return its ref once all have started.
 
         Keyword arguments of the base class: ``children`` (ChildSpecs or
@@ -78,7 +78,7 @@ class Supervisor(SupervisorCalls, AgentActor):
             flags = {k: v for k, v in kwargs.items() if k not in ("children", "clock")}
             check_combination(flags, kwargs.get("children", ()))
         try:
-            ref = cls._otp_spawn(args, kwargs, name, None)
+            ref = cls._otp_spawn(args, kwargs, name, None, kind)
         except StartError as exc:
             if isinstance(exc.reason, SpecError):
                 raise exc.reason from None
@@ -90,8 +90,15 @@ class Supervisor(SupervisorCalls, AgentActor):
         subclass; it runs in the supervisor's thread before any child starts."""
         return self._sup_given
 
+    def _drive(self, steps: Steps) -> Any:
+        """Run steps that may wait: blocking on a thread, as a coroutine on the node loop."""
+        return drive(steps, self._otp_proc.kind == "async")
+
     # -- start ------------------------------------------------------------------------
-    def on_start(self) -> None:
+    def on_start(self) -> Any:
+        return self._drive(self._init())
+
+    def _init(self) -> Steps:
         result = self.init()
         if result is None:
             raise Ignore
@@ -114,7 +121,7 @@ class Supervisor(SupervisorCalls, AgentActor):
             try:
                 self._start(child, restart=False)
             except ChildStartFailed as exc:
-                self._terminate_all()
+                yield from self._terminate_all()
                 msg = f"{self._label}: child {spec.id!r} failed to start: {format_reason(exc.reason)}"
                 raise StartError(msg, ("failed_to_start_child", spec.id, exc.reason)) from None
             if child.ref is not None or spec.restart != "temporary":
@@ -142,30 +149,30 @@ class Supervisor(SupervisorCalls, AgentActor):
             child = self._by_ref.pop(message.agent, None)
             if child is not None:  # else: a child we already stopped, or not ours
                 child.ref, child.old_ref = None, message.agent
-                self._do_restart(message.reason, child)
+                return self._drive(self._do_restart(message.reason, child))
         elif type(message) is _Retry:
             child = message.child
             if child.restarting and child.ref is None and child in self._children:
                 if message.counted:
-                    self._restart_now(child, message.reason)
-                else:
-                    self._restart(child, message.reason)
+                    return self._drive(self._restart_now(child, message.reason))
+                return self._drive(self._restart(child, message.reason))
         else:
             super().on_receive(message)
+        return None
 
-    def _do_restart(self, reason: Any, child: Child) -> None:
+    def _do_restart(self, reason: Any, child: Child) -> Steps:
         """OTP's do_restart/3: what a child's exit means, by restart type and reason."""
         restart = child.spec.restart
         normal = reason == NORMAL or is_shutdown(reason)
         if restart == "permanent":
             self._report(_log.CHILD_TERMINATED, child, reason)
-            self._restart(child, reason)
+            yield from self._restart(child, reason)
         elif normal:  # transient or temporary, ended normally: not restarted
             self._del_child(child)
             self._auto_shutdown(child)
         elif restart == "transient":
             self._report(_log.CHILD_TERMINATED, child, reason)
-            self._restart(child, reason)
+            yield from self._restart(child, reason)
         else:  # temporary, abnormal
             self._report(_log.CHILD_TERMINATED, child, reason)
             self._del_child(child)
@@ -192,7 +199,7 @@ class Supervisor(SupervisorCalls, AgentActor):
             return
         self.stop(SHUTDOWN)
 
-    def _restart(self, child: Child, reason: Any) -> None:
+    def _restart(self, child: Child, reason: Any) -> Steps:
         """Count a restart attempt; give up past the intensity, else restart (maybe later)."""
         if not self._intensity.add():
             self._give_up(child, reason)
@@ -208,7 +215,7 @@ class Supervisor(SupervisorCalls, AgentActor):
                 child.restarting = True
                 self.send_after(delay, _Retry(child, reason, counted=True))
                 return
-        self._restart_now(child, reason)
+        yield from self._restart_now(child, reason)
 
     def _give_up(self, child: Child, reason: Any) -> None:
         _log_sup.error(_log.REACHED_MAX_RESTART_INTENSITY, supervisor=self._label,
@@ -216,7 +223,7 @@ class Supervisor(SupervisorCalls, AgentActor):
         self._del_child(child)
         self.stop(SHUTDOWN)
 
-    def _restart_now(self, child: Child, reason: Any) -> None:
+    def _restart_now(self, child: Child, reason: Any) -> Steps:
         """OTP's restart/3, one row per strategy."""
         strategy = self._flags.strategy
         if strategy in ("one_for_one", "simple_one_for_one"):
@@ -225,29 +232,31 @@ class Supervisor(SupervisorCalls, AgentActor):
             group = list(self._children)
         else:  # rest_for_one
             group = self._children[self._children.index(child):]
-        self._stop_children([c for c in group if c is not child])
+        yield from self._stop_children([c for c in group if c is not child])
         for member in [c for c in group if c in self._children]:
             try:
                 self._start(member, restart=True)
             except ChildStartFailed:
-                member.restarting = True  # retried through our own mailbox (S8)
-                self.actor_ref.tell(_Retry(member, reason, counted=False))
+                # Retried through our own mailbox (S8), behind a zero-delay timer so the
+                # agents whose exit may free what the start needs (a name) run first.
+                member.restarting = True
+                self.send_after(0, _Retry(member, reason, counted=False))
                 return
 
     # -- stopping ----------------------------------------------------------------------------
-    def _stop_children(self, children: list[Child]) -> None:
+    def _stop_children(self, children: list[Child]) -> Steps:
         """Stop children in reverse order, each fully down before the next (S10).
         Temporary children are forgotten; the others keep their specs."""
         for child in reversed(children):
-            self._stop_child(child)
+            yield from self._stop_child(child)
             if child.spec.restart == "temporary" and child in self._children:
                 self._children.remove(child)
 
-    def _stop_child(self, child: Child) -> None:
+    def _stop_child(self, child: Child) -> Steps:
         child.restarting = False
         if child.ref is None:
             return
-        for stopped, reason in shutdown_children(self._otp_proc, [child]):
+        for stopped, reason in (yield from shutdown_children(self._otp_proc, [child])):
             self._stopped(stopped, reason)
 
     def _stopped(self, child: Child, reason: Any) -> None:
@@ -258,15 +267,17 @@ class Supervisor(SupervisorCalls, AgentActor):
             _log_sup.error(_log.SHUTDOWN_ERROR, supervisor=self._label, child_id=child.id,
                            reason=format_reason(reason))
 
-    def _terminate_all(self) -> None:
+    def _terminate_all(self) -> Steps:
         if self._flags.strategy == "simple_one_for_one":  # all at once, one timer (S10)
-            for child, reason in shutdown_children(self._otp_proc, list(self._children)):
+            stopped = yield from shutdown_children(self._otp_proc, list(self._children))
+            for child, reason in stopped:
                 self._stopped(child, reason)
         else:
             for child in reversed(self._children):
-                self._stop_child(child)
+                yield from self._stop_child(child)
 
-    def terminate(self, reason: Any) -> None:
+    def terminate(self, reason: Any) -> Any:
         """Stop every child in reverse start order before the supervisor exits."""
         if hasattr(self, "_children"):
-            self._terminate_all()
+            return self._drive(self._terminate_all())
+        return None
