@@ -48,6 +48,8 @@ def _iscoroutine(obj: Any) -> bool:
 BUDGET = 100
 """Messages an agent handles in one turn before the loop lets others run (Erlang's
 reductions): an agent that keeps feeding its own mailbox cannot starve the node."""
+DISPATCH_BUDGET = 1000
+"""Agent turns one dispatch runs before it yields to asyncio's tasks and I/O."""
 
 
 class NodeLoop:
@@ -61,6 +63,8 @@ class NodeLoop:
         self.owner: Process | None = None  # the agent running a plain handler right now
         self.lag_threshold = 0.1  # seconds the loop may be held before loop_lag is reported
         self._lock = threading.Lock()
+        self.ready: deque[AsyncProcess] = deque()  # agents with work, in arrival order
+        self._dispatch_armed = False
         self._due = 0.0  # when the next heartbeat should run
         self._culprit: str | None = None  # who held the loop, seen by the watchdog
 
@@ -99,6 +103,28 @@ class NodeLoop:
             loop.call_soon(callback)
         else:
             loop.call_soon_threadsafe(callback)
+
+    def activate(self, proc: AsyncProcess) -> None:
+        """Give ``proc`` a turn soon, from any thread.
+
+        Agents activated while the dispatcher runs get their turn in the same
+        pass, so a chain of agents (a crash, its supervisor, the restart)
+        costs one loop iteration rather than one each.
+        """
+        self.ready.append(proc)
+        if not self._dispatch_armed:
+            self._dispatch_armed = True
+            self.schedule(self._dispatch)
+
+    def _dispatch(self) -> None:
+        ready, turns = self.ready, DISPATCH_BUDGET
+        while ready and turns:
+            ready.popleft().run()
+            turns -= 1
+        self._dispatch_armed = False
+        if ready:  # work left, or added by another thread as we finished: another pass
+            self._dispatch_armed = True
+            self.schedule(self._dispatch)
 
     # -- loop-lag detection -------------------------------------------------------------
     def _beat(self) -> None:
@@ -169,7 +195,7 @@ class AsyncProcess(Process):
         mailbox.append(envelope)
         if not self.scheduled:
             self.scheduled = True
-            node_loop.schedule(self.run)
+            node_loop.activate(self)
 
     def take_all(self) -> list[tuple[Any, Any]]:
         items: list[tuple[Any, Any]] = []
@@ -203,7 +229,11 @@ class AsyncProcess(Process):
         """
         if (node_loop.on_loop() and not self.busy and not self.booting and not self.dead
                 and node_loop.owner is not self):
-            ending = self.end(reason, None, None)
+            token = _current.set(self)  # terminate runs as this agent, in the caller's turn
+            try:
+                ending = self.end(reason, None, None)
+            finally:
+                _current.reset(token)
             if ending is not None:  # an async terminate: it finishes in a task of its own
                 asyncio.get_running_loop().create_task(ending)
             return
@@ -212,7 +242,7 @@ class AsyncProcess(Process):
                 self.sysq = []
         self.sysq.append(Shutdown(reason))
         self.scheduled = True
-        node_loop.schedule(self.run)
+        node_loop.activate(self)
 
     # -- starting -------------------------------------------------------------------------------
     def boot(self, wait: bool) -> None:
@@ -230,7 +260,15 @@ class AsyncProcess(Process):
         return self.started is None or self.started.wait(timeout)
 
     def start_inline(self, allow_async: bool = True) -> None:
-        _current.set(self)
+        # Inline on the loop, on_start runs in its starter's context: act as this agent for
+        # its duration only, or the starter would go on as the new agent.
+        token = _current.set(self)
+        try:
+            self.run_on_start(allow_async)
+        finally:
+            _current.reset(token)
+
+    def run_on_start(self, allow_async: bool) -> None:
         try:
             result = self.actor.on_start()
             if _iscoroutine(result):
@@ -271,7 +309,7 @@ class AsyncProcess(Process):
             self.started.set()
         if self.mailbox or self.sysq:
             self.scheduled = True
-            node_loop.schedule(self.run)
+            node_loop.activate(self)
 
     # -- running ----------------------------------------------------------------------------------
     def run(self) -> None:
@@ -288,7 +326,7 @@ class AsyncProcess(Process):
                     return
                 budget -= 1
                 if not budget:  # a turn is over: the rest of the mailbox waits its turn
-                    asyncio.get_running_loop().call_soon(self.run)
+                    node_loop.activate(self)
                     return
                 if self.sysq:
                     self.end_soon(self.sysq.pop(0).reason, None, None)

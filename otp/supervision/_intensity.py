@@ -15,6 +15,7 @@ rounded to the second.
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Callable
 from itertools import takewhile
 
@@ -48,31 +49,47 @@ def add_restart(restarts: tuple[float, ...], now: float, intensity: int,
 class RestartIntensity:
     """The restart window of one supervisor, with an injectable clock.
 
+    Same decisions as ``add_restart``, in amortized O(1): the times are kept
+    oldest first in a deque, expired ones leave from the left, and only the
+    newest ``intensity + 1`` are kept, since whether more than ``intensity``
+    fall in the window depends on those alone. (A tuple copied per restart
+    makes a burst of restarts quadratic when intensity is large.)
+
     Attributes:
         intensity: the most restarts allowed within ``period``.
         period: the window, in seconds.
         clock: returns the current time in seconds (``time.monotonic`` by
             default; a fake clock in tests).
-        restarts: recorded restart times, newest first.
     """
 
-    __slots__ = ("clock", "intensity", "period", "restarts")
+    __slots__ = ("_times", "clock", "intensity", "period")
 
     def __init__(self, intensity: int, period: float,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.intensity = intensity
         self.period = period
         self.clock = clock
-        self.restarts: tuple[float, ...] = ()
+        self._times: deque[float] = deque()
+
+    @property
+    def restarts(self) -> tuple[float, ...]:
+        """The recorded restart times that still count, newest first (as OTP keeps them)."""
+        return tuple(reversed(self._times))
 
     def add(self) -> bool:
         """Record a restart now; return False when the supervisor must give up."""
-        ok, self.restarts = add_restart(self.restarts, self.clock(), self.intensity, self.period)
-        return ok
+        now = self.clock()
+        times, threshold = self._times, now - self.period
+        while times and times[0] < threshold:
+            times.popleft()
+        times.append(now)
+        while len(times) > self.intensity + 1:
+            times.popleft()
+        return len(times) <= self.intensity
 
     def reset(self) -> None:
         """Forget every recorded restart."""
-        self.restarts = ()
+        self._times.clear()
 
     def __repr__(self) -> str:
         return (f"RestartIntensity(intensity={self.intensity}, period={self.period}, "
