@@ -83,7 +83,10 @@ except ImportError:  # run from a checkout without installing agent-otp
     import otp
 
 from otp import AgentActor, ChildSpec, Supervisor
-from otp.actor._async import node_loop
+try:
+    from otp.actor._loop import node_loop
+except ImportError:  # before the loop had a module of its own
+    from otp.actor._async import node_loop
 
 WATCHDOG_S = 600  # the whole run is aborted (with every thread's traceback) past this
 WAIT_S = 5.0  # an ask's timeout, a stop's wait
@@ -609,7 +612,7 @@ def run(sizes: Sizes, log: Callable[[str], None]) -> tuple[dict[str, Series], di
                                    lambda: on_loop(spawn_bare(sizes.spawns)), first)
         results["spawn"].add(os_, bs)
         results["stop"].add(ot, bt)
-        o, s, j, p, b, bj, bp = interleaved([
+        o, sh, j, p, b, bj, bp = interleaved([
             lambda: crash_otp_announced(sizes.crashes),
             lambda: crash_otp_announced(sizes.crashes, period=SHORT_PERIOD),
             lambda: crash_otp_joined(sizes.crashes, poll=False),
@@ -619,7 +622,7 @@ def run(sizes: Sizes, log: Callable[[str], None]) -> tuple[dict[str, Series], di
             lambda: on_loop(crash_bare_joined(sizes.crashes, poll=True))], first)
         results["crash_p50"].add(pct(o, 0.50), pct(b, 0.50))
         results["crash_p99"].add(pct(o, 0.99), pct(b, 0.99))
-        results["crash_short_p50"].add(pct(s, 0.50), pct(b, 0.50))
+        results["crash_short_p50"].add(pct(sh, 0.50), pct(b, 0.50))
         results["crash_join_p50"].add(pct(j, 0.50), pct(bj, 0.50))
         results["crash_join_p99"].add(pct(j, 0.99), pct(bj, 0.99))
         results["crash_poll_p50"].add(pct(p, 0.50), pct(bp, 0.50))
@@ -747,16 +750,20 @@ def machine() -> str:
 
 
 def git_commit() -> str:
+    """The commit of the checkout that ``otp`` was imported from (and whether it is edited)."""
+    root = Path(otp.__file__).resolve().parent.parent
+    where = "" if root == Path(__file__).resolve().parent.parent else f" (otp from {root})"
     try:
         head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                              text=True, timeout=10, check=False,
-                              cwd=Path(__file__).resolve().parent).stdout.strip()
+                              text=True, timeout=10, check=False, cwd=root).stdout.strip()
         dirty = subprocess.run(["git", "status", "--porcelain", "--", "otp"],
                                capture_output=True, text=True, timeout=10, check=False,
-                               cwd=Path(__file__).resolve().parent).stdout.strip()
+                               cwd=root).stdout.strip()
     except (OSError, subprocess.SubprocessError):
-        return "?"
-    return f"{head}{' + uncommitted changes in otp/' if dirty else ''}" if head else "?"
+        return "?" + where
+    if not head:
+        return "?" + where
+    return f"{head}{' + uncommitted changes in otp/' if dirty else ''}{where}"
 
 
 def main(argv: list[str] | None = None) -> int:

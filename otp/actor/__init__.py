@@ -7,12 +7,13 @@ from __future__ import annotations
 
 from otp.actor._agent import AgentActor, Ignore
 from otp.actor._api import exit, send, shutdown_all
+from otp.actor._future import DEFAULT_TIMEOUT, AgentFuture, LoopFuture
 from otp.actor._inbox import Inbox
+from otp.actor._loop import event_loop, set_loop_lag_threshold
 from otp.actor._messages import Down, Exit, MonitorRef
 from otp.actor._names import register, registered, unregister, whereis
 from otp.actor._process import dead_letters
-from otp.actor._async import set_loop_lag_threshold
-from otp.actor._ref import DEFAULT_TIMEOUT, AgentFuture, AgentProxy, AgentRef, LoopFuture
+from otp.actor._ref import AgentProxy, AgentRef
 from otp.actor._timers import TimerRef, cancel_timer, send_after
 from otp.actor._waits import Steps, WaitFor, drive
 
@@ -34,6 +35,7 @@ __all__ = [
     "cancel_timer",
     "dead_letters",
     "drive",
+    "event_loop",
     "exit",
     "register",
     "registered",

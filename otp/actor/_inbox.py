@@ -23,7 +23,7 @@ from otp.actor._agent import demonitor, monitor
 from otp.actor._messages import Down, Exit
 from otp.actor._process import Process, new_id
 from otp.actor._ref import AgentRef
-from otp.errors import NORMAL, NOPROC, AskTimeout
+from otp.errors import NOPROC, NORMAL, AskTimeout
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -9,192 +9,34 @@ stand-in with the same interface: the actor runtime knows nothing of sockets.
 from __future__ import annotations
 
 import asyncio
-import heapq
-import itertools
-import queue
-import sys
-import threading
 from asyncio import _get_running_loop
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
-import pykka
 from pykka.messages import ProxyCall, ProxyGetAttr, ProxySetAttr
 
+from otp.actor._future import (
+    DEFAULT_TIMEOUT,
+    AgentFuture,
+    LoopFuture,
+    deadlines,
+    describe,
+    reply_exception,
+)
 from otp.actor._messages import Stop
 from otp.actor._process import current, dead_letter
-from otp.errors import KILL, AgentExit, AskTimeout, CallSelfError, StopTimeout, format_reason
+from otp.errors import (
+    KILL,
+    AgentExit,
+    AskTimeout,
+    CallSelfError,
+    StopTimeout,
+    format_reason,
+)
 
-if TYPE_CHECKING:
-    from pykka._types import OptExcInfo
-
-__all__ = ["AgentFuture", "AgentProxy", "AgentRef", "DEFAULT_TIMEOUT"]
+__all__ = ["AgentProxy", "AgentRef"]
 
 A = TypeVar("A")
-DEFAULT_TIMEOUT = 5.0
-"""Seconds an ask, a proxy call's ``get()`` or a stop waits by default (OTP's call timeout)."""
 
-_UNSET: Any = object()
-
-
-class AgentFuture(pykka.ThreadingFuture[Any]):
-    """The future of an ask: ``get()`` waits 5 s by default and names the agent on timeout."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._otp_ctx: tuple[Any, Any] | None = None  # (AgentRef, message) for errors
-
-    def get(self, *, timeout: float | None = _UNSET) -> Any:
-        """Return the reply, or raise the agent's exception, ``AgentExit`` or ``AskTimeout``.
-
-        Args:
-            timeout: seconds to wait; default 5. ``None`` waits for ever.
-        """
-        if timeout is _UNSET:
-            timeout = DEFAULT_TIMEOUT
-        try:
-            return super().get(timeout=timeout)
-        except pykka.Timeout:
-            ref, message = self._otp_ctx or (None, None)
-            what = _describe(message)
-            msg = (f"{ref if ref is not None else 'agent'} did not reply to {what} within "
-                   f"{timeout} s; pass timeout= to wait longer")
-            raise AskTimeout(msg) from None
-
-
-    def __await__(self) -> Any:
-        """Await from an event loop without blocking it (the wait runs in a worker thread)."""
-        return asyncio.get_running_loop().run_in_executor(None, self.get).__await__()
-
-
-class LoopFuture:
-    """The future of an ask made inside a running asyncio loop: ``await`` it.
-
-    Awaiting waits 5 s by default (``await fut.result(timeout=...)`` for
-    another bound) and raises what ``AgentFuture.get`` would. The reply may
-    come from any thread; it is handed to the asker's loop.
-    """
-
-    __slots__ = ("_fut", "_loop", "_otp_ctx", "_tid")
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._loop = loop
-        self._fut: asyncio.Future[Any] = loop.create_future()
-        self._tid = threading.get_ident()
-        self._otp_ctx: tuple[Any, Any] | None = None
-
-    def set(self, value: Any = None) -> None:
-        self._hand_over(value, None)
-
-    def set_exception(self, exc_info: OptExcInfo | None = None) -> None:
-        exc_type, exc, _tb = exc_info if exc_info is not None else sys.exc_info()
-        self._hand_over(None, exc if exc is not None else exc_type() if exc_type else None)
-
-    def _hand_over(self, value: Any, exc: BaseException | None) -> None:
-        if threading.get_ident() == self._tid:
-            self._resolve(value, exc)
-        else:
-            try:
-                self._loop.call_soon_threadsafe(self._resolve, value, exc)
-            except RuntimeError:  # the asker's loop has closed: nobody is waiting
-                pass
-
-    def _resolve(self, value: Any, exc: BaseException | None) -> None:
-        fut = self._fut
-        if fut.done():
-            return  # answered already (a late reply after a timeout is dropped)
-        self._otp_ctx = None  # the deadline heap may hold this future until its deadline
-        if exc is not None:
-            fut.set_exception(exc)
-        else:
-            fut.set_result(value)
-
-    def get(self, *, timeout: float | None = None) -> Any:
-        """Refused: waiting here would block the event loop that must deliver the reply."""
-        msg = ("get() would block the event loop; use `await future` (or "
-               "`await ref.ask_async(message)`) inside async code")
-        raise RuntimeError(msg)
-
-    async def result(self, timeout: float | None = DEFAULT_TIMEOUT) -> Any:
-        """Wait for the reply for at most ``timeout`` seconds (None: no bound)."""
-        if timeout is not None:
-            _deadlines(self._loop).add(timeout, self)
-        return await self._fut
-
-    def _expire(self, timeout: float) -> None:
-        if not self._fut.done():
-            ref, message = self._otp_ctx or (None, None)
-            msg = (f"{ref if ref is not None else 'agent'} did not reply to {_describe(message)} "
-                   f"within {timeout} s; pass timeout= to wait longer")
-            self._fut.set_exception(AskTimeout(msg))
-
-    def __await__(self) -> Any:
-        return self.result().__await__()
-
-
-class _Deadlines:
-    """The ask timeouts of one event loop: a heap and one timer for its earliest deadline.
-
-    A ``call_later`` per ask, then its cancel, costs about 2 us; a heap push is
-    a tenth of that. A reply leaves its entry to be dropped at its deadline.
-    """
-
-    __slots__ = ("armed", "heap", "loop", "seq")
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop = loop
-        self.heap: list[tuple[float, int, LoopFuture, float]] = []
-        self.seq = itertools.count()
-        self.armed: float | None = None  # the deadline the live timer is set for
-
-    def add(self, timeout: float, future: LoopFuture) -> None:
-        deadline = self.loop.time() + timeout
-        heapq.heappush(self.heap, (deadline, next(self.seq), future, timeout))
-        if self.armed is None or deadline < self.armed:
-            self.armed = deadline
-            self.loop.call_at(deadline, self.fire, deadline)
-
-    def fire(self, armed: float) -> None:
-        heap, now = self.heap, self.loop.time()
-        while heap and heap[0][0] <= now:
-            _deadline, _seq, future, timeout = heapq.heappop(heap)
-            future._expire(timeout)  # a no-op if it was answered
-        if armed != self.armed:
-            return  # an earlier timer superseded this one; that one keeps the chain
-        self.armed = None
-        if heap:
-            self.armed = heap[0][0]
-            self.loop.call_at(self.armed, self.fire, self.armed)
-
-
-def _deadlines(loop: asyncio.AbstractEventLoop) -> _Deadlines:
-    found: _Deadlines | None = getattr(loop, "_otp_deadlines", None)
-    if found is None:
-        found = _Deadlines(loop)
-        loop._otp_deadlines = found  # type: ignore[attr-defined]
-    return found
-
-
-def _describe(message: Any) -> str:
-    if isinstance(message, ProxyCall):
-        return f"call of {'.'.join(message.attr_path)}()"
-    if isinstance(message, ProxyGetAttr | ProxySetAttr):
-        return f"attribute {'.'.join(message.attr_path)}"
-    return f"a {type(message).__name__} message"
-
-
-def reply(future: Any, value: Any) -> None:
-    """Answer an ask unless it was already answered (the agent died meanwhile)."""
-    try:
-        future.set(value)
-    except queue.Full:
-        pass
-
-
-def reply_exception(future: Any, exc_info: OptExcInfo) -> None:
-    try:
-        future.set_exception(exc_info)
-    except queue.Full:
-        pass
 
 
 class AgentRef(Generic[A]):
@@ -278,7 +120,7 @@ class AgentRef(Generic[A]):
         future = self._send_ask(message)
         assert isinstance(future, LoopFuture)
         if timeout is not None:
-            _deadlines(future._loop).add(timeout, future)
+            deadlines(future._loop).add(timeout, future)
         return await future._fut
 
     def _send_ask(self, message: Any) -> AgentFuture | LoopFuture:
@@ -288,7 +130,7 @@ class AgentRef(Generic[A]):
         future._otp_ctx = (self, message)
         sender = current()
         if sender is proc:
-            msg = (f"{self} asked itself for {_describe(message)}; that would wait for ever. "
+            msg = (f"{self} asked itself for {describe(message)}; that would wait for ever. "
                    "Call the method directly, or use tell() to queue work for later")
             raise CallSelfError(msg)
         if proc.dead:

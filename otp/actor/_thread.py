@@ -14,9 +14,9 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from otp.actor import _dispatch
+from otp.actor._future import reply, reply_exception
 from otp.actor._messages import WAKE, Shutdown
 from otp.actor._process import Process, _current, dead_letter
-from otp.actor._ref import reply, reply_exception
 
 if TYPE_CHECKING:
     from otp.actor._ref import AgentRef

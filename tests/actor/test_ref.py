@@ -176,7 +176,7 @@ def test_ask_waits_five_seconds_by_default(kind: Any, monkeypatch: pytest.Monkey
     assert inspect.signature(AgentRef.join).parameters["timeout"].default == DEFAULT_TIMEOUT
 
     # AgentFuture.get() with no timeout reads the constant at call time.
-    monkeypatch.setattr("otp.actor._ref.DEFAULT_TIMEOUT", 0.05)
+    monkeypatch.setattr("otp.actor._future.DEFAULT_TIMEOUT", 0.05)
     ref = _blocker(kind, new_gate(), threading.Event()).start()
     ref.tell("block")
     future = ref.ask("later", block=False)
