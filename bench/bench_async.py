@@ -34,12 +34,17 @@ side that goes first alternates):
    child's exit is observed (``await old.join_async()``; the bare side awaits
    the old task) the supervisor is asked (``sup.proxy().whereis_child``; the
    bare side reads its supervisor's current child), and by polling
-   ``whereis_child`` until it answers with a new ref;
+   ``whereis_child`` until it answers with a new ref. The supervisor's flags
+   are intensity=1_000_000, period=1; one more information row repeats the
+   target row with period=0.01 (a restart window that holds few restarts);
 5. resident memory per idle agent, each in a fresh subprocess: VmRSS from
    /proc/self/status before and after spawning N idle agents from a
    coroutine on the loop (gc.collect() before each reading), at 100k per
    round for both sides (and agent-otp after one message each, information),
-   and once at 1M for agent-otp (skipped by --quick), with its spawn time.
+   and once at 1M for agent-otp (skipped by --quick), with its spawn time and
+   the process's RSS. The bare actor is measured at 100k only: a million bare
+   actors take about 50 s to spawn here (a full garbage collection over a
+   million tasks), and its per-actor figure does not change with the count.
 
 Each figure is the median over rounds; each ratio is the median of the
 per-round ratios (agent-otp / bare), with their range. Log output is
@@ -74,7 +79,7 @@ import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 try:
     import otp
@@ -83,6 +88,7 @@ except ImportError:  # run from a checkout without installing agent-otp
     import otp
 
 from otp import AgentActor, ChildSpec, Supervisor
+
 try:
     from otp.actor._loop import node_loop
 except ImportError:  # before the loop had a module of its own
@@ -93,6 +99,7 @@ WAIT_S = 5.0  # an ask's timeout, a stop's wait
 MEASURE_S = 120.0  # one measuring coroutine on the loop is cancelled past this
 MEMORY_CHILD_S = 300.0  # one memory subprocess is killed past this
 
+T = TypeVar("T")
 perf = time.perf_counter
 perf_ns = time.perf_counter_ns
 
@@ -254,7 +261,7 @@ def crashy_handler(message: Any) -> Any:
 
 
 # ---------------------------------------------------------------- helpers
-def on_loop(coro: Coroutine[Any, Any, Any], timeout: float = MEASURE_S) -> Any:
+def on_loop(coro: Coroutine[Any, Any, T], timeout: float = MEASURE_S) -> T:
     """Run ``coro`` on the node loop and wait (bounded) for its result from this thread."""
     cfut = asyncio.run_coroutine_threadsafe(coro, node_loop.ensure())
     try:

@@ -172,7 +172,7 @@ def show_tree(sup: SupervisorRef, before: dict[str, Any] | None = None) -> dict[
             old = before[child.id]
             note = "  (same)" if child.ref == old else f"  <- restarted, was {short(old)}"
         say(f"  {branch} {child.id:<11} {spec.start.__name__:<11} {child.type}, {spec.restart}, "
-            f"{spec.kind or 'thread'}  {'running' if alive else child.ref}  "
+            f"{child.ref.kind if alive else spec.kind}  {'running' if alive else child.ref}  "
             f"ref {short(child.ref)}{note}")
         refs[child.id] = child.ref
     return refs

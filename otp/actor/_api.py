@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from otp.actor import _names, _process
@@ -35,18 +36,21 @@ def exit(ref: AgentRef[Any], reason: Any) -> None:  # noqa: A001 - OTP's name
 def shutdown_all(timeout: float = 5.0) -> int:
     """Shut down every live local agent; meant for the end of a program or a test.
 
-    Agents with no parent go first, newest first, each with reason
+    Agents with no parent go first, asked newest first, each with reason
     ``shutdown``: a supervisor then stops its own tree in order, restarting
-    nothing. Whatever is left goes next. An agent still running after
-    ``timeout`` seconds is killed. Returns how many were shut down.
+    nothing. Whatever is left goes next. Each group is asked at once and
+    waited for under one deadline of ``timeout`` seconds; an agent still
+    running then is killed. Returns how many were shut down.
     """
     count = 0
     for roots_only in (True, False):
-        for proc in reversed(_process.live()):
-            if proc.dead or (roots_only and getattr(proc, "parent", None) is not None):
-                continue
+        group = [proc for proc in reversed(_process.live()) if not proc.dead
+                 and not (roots_only and getattr(proc, "parent", None) is not None)]
+        for proc in group:
             proc.request_shutdown(SHUTDOWN)
-            if not proc.wait_exit(timeout):
+        deadline = time.monotonic() + timeout
+        for proc in group:
+            if not proc.wait_exit(max(0.0, deadline - time.monotonic())):
                 proc.die(KILLED)
-            count += 1
+        count += len(group)
     return count

@@ -176,7 +176,7 @@ def describe(message: Any) -> str:
         return f"call of {'.'.join(message.attr_path)}()"
     if isinstance(message, ProxyGetAttr | ProxySetAttr):
         return f"attribute {'.'.join(message.attr_path)}"
-    return f"a {type(message).__name__} message"
+    return f"a message of type {type(message).__name__}"
 
 
 def reply(future: Any, value: Any) -> None:

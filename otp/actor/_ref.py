@@ -66,6 +66,11 @@ class AgentRef(Generic[A]):
     def __hash__(self) -> int:
         return hash(self.id)
 
+    @property
+    def kind(self) -> str:
+        """The agent's execution kind: ``"thread"`` or ``"async"``."""
+        return getattr(self._proc, "kind", "thread")
+
     def is_alive(self) -> bool:
         """Return True unless the agent is known to have exited."""
         return not self._proc.dead
