@@ -12,7 +12,10 @@
 
 Everything measured runs on the node's event loop (``node_loop.ensure()``),
 both sides in the same process run, interleaved over several rounds (the
-side that goes first alternates):
+side that goes first alternates). Asks and crashes are interleaved more
+finely still: within a round, the sides take turns in blocks of a few
+milliseconds (``blocks``), so that the drift of a shared machine falls on
+every side alike:
 
 1. same-loop tell throughput: N tells from a coroutine on the loop to one
    agent, timed until an ask sent after them returns (FIFO);
@@ -76,7 +79,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -100,6 +103,9 @@ MEASURE_S = 120.0  # one measuring coroutine on the loop is cancelled past this
 MEMORY_CHILD_S = 300.0  # one memory subprocess is killed past this
 
 T = TypeVar("T")
+ANCHOR_BARE_TELL = 1_360_000  # performance-anchors.md: minimal asyncio actor, tell, same loop
+ANCHOR_BARE_ASK = 6.4  # performance-anchors.md: minimal asyncio actor, ask p50 (µs)
+
 perf = time.perf_counter
 perf_ns = time.perf_counter_ns
 
@@ -115,9 +121,10 @@ class Sizes:
     crashes: int
     memory_n: int  # idle agents per memory subprocess, per round
     memory_big: int  # the one big memory run (0: skipped)
+    blocks: int = 10  # asks and crashes alternate between the sides in this many blocks
 
 
-DEFAULT = Sizes(rounds=5, tells=200_000, asks=20_000, warmup=1_000, spawns=20_000,
+DEFAULT = Sizes(rounds=7, tells=200_000, asks=20_000, warmup=1_000, spawns=20_000,
                 crashes=1_000, memory_n=100_000, memory_big=1_000_000)
 QUICK = Sizes(rounds=3, tells=50_000, asks=5_000, warmup=500, spawns=5_000,
               crashes=200, memory_n=100_000, memory_big=0)
@@ -244,14 +251,15 @@ class Crashy(AgentActor):
         return message
 
 
-ANNOUNCED: list[asyncio.Queue[Any]] = []  # where a CrashyAnnouncer publishes itself
-
-
 class CrashyAnnouncer(Crashy):
     """A Crashy that publishes its own ref from on_start (always run on the node loop)."""
 
+    def __init__(self, published: asyncio.Queue[Any]) -> None:
+        super().__init__()
+        self._published = published
+
     def on_start(self) -> None:
-        ANNOUNCED[0].put_nowait(self.actor_ref)
+        self._published.put_nowait(self.actor_ref)
 
 
 def crashy_handler(message: Any) -> Any:
@@ -317,37 +325,56 @@ async def tell_bare(n: int) -> float:
     return n / (t1 - t0)
 
 
-# ---------------------------------------------------------------- 2. ask latency
-async def _asks(ask: Callable[[Any], Any], n: int, warmup: int) -> list[float]:
-    for i in range(warmup):
-        await ask(i)
-    out: list[float] = []
-    append = out.append
-    for i in range(n):
-        t0 = perf_ns()
-        await ask(i)
-        append((perf_ns() - t0) / 1000.0)
+# ---------------------------------------------------------------- interleaving in blocks
+Sampler = Callable[[], Awaitable[float]]
+
+
+async def blockwise(samplers: list[Sampler], n: int, blocks: int,
+                    forward: bool) -> list[list[float]]:
+    """Take ``n`` samples from each sampler, alternating between them in ``blocks`` blocks.
+
+    The machines this runs on drift by tens of percent over seconds; blocks a
+    few milliseconds long put every side under the same conditions.
+    """
+    out: list[list[float]] = [[] for _ in samplers]
+    per = max(1, n // blocks)
+    for b in range(blocks):
+        order = list(range(len(samplers)))
+        if (b % 2 == 0) != forward:
+            order.reverse()
+        for i in order:
+            sample, append = samplers[i], out[i].append
+            for _ in range(per):
+                append(await sample())
     return out
 
 
-async def ask_otp(n: int, warmup: int, timeout: float | None = WAIT_S) -> list[float]:
+# ---------------------------------------------------------------- 2. ask latency
+def ask_sampler(ask: Callable[[Any], Awaitable[Any]]) -> Sampler:
+    async def sample() -> float:
+        t0 = perf_ns()
+        await ask(t0)
+        return (perf_ns() - t0) / 1000.0
+
+    return sample
+
+
+async def asks(n: int, warmup: int, blocks: int, forward: bool) -> list[list[float]]:
+    """Samples of: agent-otp ask_async(timeout=5), ask_async(timeout=None), the bare ask."""
     ref = Echo.start()
+    actor = BareActor(echo)
     ask_async = ref.ask_async
+
+    def otp_ask(timeout: float | None) -> Callable[[Any], Awaitable[Any]]:
+        return lambda x: ask_async(x, timeout=timeout)
+
+    samplers = [ask_sampler(otp_ask(WAIT_S)), ask_sampler(otp_ask(None)),
+                ask_sampler(actor.ask)]
     try:
-        return await _asks(lambda x: ask_async(x, timeout=timeout), n, warmup)
+        await blockwise(samplers, warmup, 1, forward)
+        return await blockwise(samplers, n, blocks, forward)
     finally:
         ref.kill()
-
-
-async def ask_otp_no_timeout(n: int, warmup: int) -> list[float]:
-    return await ask_otp(n, warmup, timeout=None)
-
-
-async def ask_bare(n: int, warmup: int) -> list[float]:
-    actor = BareActor(echo)
-    try:
-        return await _asks(actor.ask, n, warmup)
-    finally:
         actor.stop()
 
 
@@ -388,18 +415,17 @@ SHORT_PERIOD = 0.01  # an information row: a restart window that holds few resta
 SUP_MODE: dict[str, str] = {}  # "async" or "thread": how agent-otp's supervisor runs
 
 
-def start_supervisor(child_class: type[AgentActor], period: float = 1) -> Any:
+def start_supervisor(spec: ChildSpec, period: float = 1) -> Any:
     """A one_for_one Supervisor on the loop (kind="async"); a thread one while unavailable."""
-    spec = [ChildSpec(id="w", start=child_class)]
     flags: dict[str, Any] = {"strategy": "one_for_one", "intensity": 1_000_000, "period": period}
     try:
-        sup = Supervisor.start(kind="async", children=spec, **flags)
+        sup = Supervisor.start(kind="async", children=[spec], **flags)
     except (TypeError, ValueError) as exc:  # SpecError is a ValueError
         if "kind" not in str(exc):
             raise
         SUP_MODE.setdefault("mode", "thread")
         SUP_MODE.setdefault("why", f"{type(exc).__name__}: {exc}")
-        sup = Supervisor.start(children=spec, **flags)
+        sup = Supervisor.start(children=[spec], **flags)
     else:
         SUP_MODE.setdefault("mode", "async")
     assert sup is not None
@@ -412,103 +438,136 @@ async def whereis(sup: Any) -> Any:
     return ref
 
 
-def crash_otp_announced(n: int, period: float = 1) -> list[float]:
-    ANNOUNCED[:] = [asyncio.Queue()]  # made here, used only on the loop
-    published = ANNOUNCED[0]
-    sup = start_supervisor(CrashyAnnouncer, period)
+class OtpAnnounced:
+    """agent-otp, the replacement announces itself from on_start."""
 
-    async def measure() -> list[float]:
-        child = await published.get()
-        await child.ask_async("warm")
-        out: list[float] = []
-        for _ in range(n):
-            t0 = perf_ns()
-            child.tell(DIE)
-            new = await published.get()
-            await new.ask_async("ping")
-            out.append((perf_ns() - t0) / 1000.0)
-            child = new
-        return out
+    def __init__(self, period: float = 1) -> None:  # on the main thread
+        self.published: asyncio.Queue[Any] = asyncio.Queue()  # used on the loop only
+        self.sup = start_supervisor(
+            ChildSpec(id="w", start=CrashyAnnouncer, args=(self.published,)), period)
 
+    async def setup(self) -> None:
+        self.child = await self.published.get()
+        await self.child.ask_async("warm")
+
+    async def sample(self) -> float:
+        t0 = perf_ns()
+        self.child.tell(DIE)
+        new = await self.published.get()
+        await new.ask_async("ping")
+        t1 = perf_ns()
+        self.child = new
+        return (t1 - t0) / 1000.0
+
+    def close(self) -> None:  # on the main thread
+        self.sup.stop(timeout=WAIT_S)
+
+
+class OtpFound:
+    """agent-otp, the replacement found through the supervisor (after join_async, or polling)."""
+
+    def __init__(self, poll: bool) -> None:
+        self.poll = poll
+        self.sup = start_supervisor(ChildSpec(id="w", start=Crashy))
+
+    async def setup(self) -> None:
+        self.child = await whereis(self.sup)
+        await self.child.ask_async("warm")
+
+    async def sample(self) -> float:
+        child = self.child
+        t0 = perf_ns()
+        child.tell(DIE)
+        if not self.poll:
+            await child.join_async(timeout=WAIT_S)
+        for _attempt in range(100_000):  # bounded all the same
+            new = await whereis(self.sup)
+            if new is not None and new != child:
+                break
+        else:
+            msg = f"no replacement for {child}"
+            raise RuntimeError(msg)
+        await new.ask_async("ping")
+        t1 = perf_ns()
+        self.child = new
+        return (t1 - t0) / 1000.0
+
+    def close(self) -> None:
+        self.sup.stop(timeout=WAIT_S)
+
+
+class BarePublished:
+    """The bare supervisor publishes the replacement on a Queue."""
+
+    async def setup(self) -> None:  # on the loop
+        self.sup = BareSupervisor(crashy_handler)
+        self.child = self.sup.child
+        await self.child.ask("warm")
+
+    async def sample(self) -> float:
+        t0 = perf_ns()
+        self.child.tell(DIE)
+        new = await self.sup.published.get()
+        await new.ask("ping")
+        t1 = perf_ns()
+        self.child = new
+        return (t1 - t0) / 1000.0
+
+    def close(self) -> None:
+        self.sup.stop()
+
+
+class BareFound(BarePublished):
+    """The bare side found through its supervisor (after the old task ends, or polling)."""
+
+    def __init__(self, poll: bool) -> None:
+        self.poll = poll
+
+    async def sample(self) -> float:
+        child, sup = self.child, self.sup
+        t0 = perf_ns()
+        child.tell(DIE)
+        if not self.poll:
+            await child.task  # the old actor has exited
+        for _attempt in range(100_000):  # bounded all the same
+            new = sup.child
+            if new is not child:
+                break
+            await asyncio.sleep(0)
+        else:
+            msg = "no replacement"
+            raise RuntimeError(msg)
+        await new.ask("ping")
+        t1 = perf_ns()
+        self.child = new
+        return (t1 - t0) / 1000.0
+
+
+def crashes(n: int, blocks: int, forward: bool) -> list[list[float]]:
+    """Samples of: OtpAnnounced (period 1, then SHORT_PERIOD), OtpFound (join, poll),
+    BarePublished, BareFound (join, poll); interleaved in blocks."""
+    otp_sides: list[Any] = []
+    bare_sides: list[Any] = [BarePublished(), BareFound(poll=False), BareFound(poll=True)]
     try:
+        for make in (OtpAnnounced, lambda: OtpAnnounced(SHORT_PERIOD),
+                     lambda: OtpFound(poll=False), lambda: OtpFound(poll=True)):
+            otp_sides.append(make())
+        sides = otp_sides + bare_sides
+
+        async def measure() -> list[list[float]]:
+            try:
+                for side in sides:
+                    await side.setup()
+                return await blockwise([s.sample for s in sides], n, blocks, forward)
+            finally:
+                for side in bare_sides:
+                    if hasattr(side, "sup"):
+                        side.close()
+
         return on_loop(measure())
     finally:
-        sup.stop(timeout=WAIT_S)
-
-
-def crash_otp_joined(n: int, poll: bool) -> list[float]:
-    sup = start_supervisor(Crashy)
-
-    async def measure() -> list[float]:
-        child = await whereis(sup)
-        await child.ask_async("warm")
-        out: list[float] = []
-        for _ in range(n):
-            t0 = perf_ns()
-            child.tell(DIE)
-            if not poll:
-                await child.join_async(timeout=WAIT_S)
-            for _attempt in range(100_000):  # bounded all the same
-                new = await whereis(sup)
-                if new is not None and new != child:
-                    break
-            else:
-                msg = f"no replacement for {child}"
-                raise RuntimeError(msg)
-            await new.ask_async("ping")
-            out.append((perf_ns() - t0) / 1000.0)
-            child = new
-        return out
-
-    try:
-        return on_loop(measure())
-    finally:
-        sup.stop(timeout=WAIT_S)
-
-
-async def crash_bare_published(n: int) -> list[float]:
-    sup = BareSupervisor(crashy_handler)
-    try:
-        child = sup.child
-        await child.ask("warm")
-        out: list[float] = []
-        for _ in range(n):
-            t0 = perf_ns()
-            child.tell(DIE)
-            new = await sup.published.get()
-            await new.ask("ping")
-            out.append((perf_ns() - t0) / 1000.0)
-            child = new
-        return out
-    finally:
-        sup.stop()
-
-
-async def crash_bare_joined(n: int, poll: bool) -> list[float]:
-    sup = BareSupervisor(crashy_handler)
-    try:
-        child = sup.child
-        await child.ask("warm")
-        out: list[float] = []
-        for _ in range(n):
-            t0 = perf_ns()
-            child.tell(DIE)
-            if not poll:
-                await child.task  # the old actor has exited
-            for _attempt in range(100_000):  # bounded all the same
-                new = sup.child
-                if new is not child:
-                    break
-                await asyncio.sleep(0)
-            else:
-                msg = "no replacement"
-                raise RuntimeError(msg)
-            await new.ask("ping")
-            out.append((perf_ns() - t0) / 1000.0)
-            child = new
-        return out
-    finally:
-        sup.stop()
+        for side in otp_sides:
+            side.close()
 
 
 # ---------------------------------------------------------------- 5. memory (subprocesses)
@@ -609,9 +668,8 @@ def run(sizes: Sizes, log: Callable[[str], None]) -> tuple[dict[str, Series], di
         o, b = pair(lambda: on_loop(tell_otp(sizes.tells)),
                     lambda: on_loop(tell_bare(sizes.tells)), first)
         results["tell"].add(o, b)
-        o, nt, b = interleaved([lambda: on_loop(ask_otp(sizes.asks, sizes.warmup)),
-                                lambda: on_loop(ask_otp_no_timeout(sizes.asks, sizes.warmup)),
-                                lambda: on_loop(ask_bare(sizes.asks, sizes.warmup))], first)
+        settle()
+        o, nt, b = on_loop(asks(sizes.asks, sizes.warmup, sizes.blocks, first))
         results["ask_p50"].add(pct(o, 0.50), pct(b, 0.50))
         results["ask_p99"].add(pct(o, 0.99), pct(b, 0.99))
         results["ask_nt_p50"].add(pct(nt, 0.50), pct(b, 0.50))
@@ -619,14 +677,8 @@ def run(sizes: Sizes, log: Callable[[str], None]) -> tuple[dict[str, Series], di
                                    lambda: on_loop(spawn_bare(sizes.spawns)), first)
         results["spawn"].add(os_, bs)
         results["stop"].add(ot, bt)
-        o, sh, j, p, b, bj, bp = interleaved([
-            lambda: crash_otp_announced(sizes.crashes),
-            lambda: crash_otp_announced(sizes.crashes, period=SHORT_PERIOD),
-            lambda: crash_otp_joined(sizes.crashes, poll=False),
-            lambda: crash_otp_joined(sizes.crashes, poll=True),
-            lambda: on_loop(crash_bare_published(sizes.crashes)),
-            lambda: on_loop(crash_bare_joined(sizes.crashes, poll=False)),
-            lambda: on_loop(crash_bare_joined(sizes.crashes, poll=True))], first)
+        settle()
+        o, sh, j, p, b, bj, bp = crashes(sizes.crashes, sizes.blocks, first)
         results["crash_p50"].add(pct(o, 0.50), pct(b, 0.50))
         results["crash_p99"].add(pct(o, 0.99), pct(b, 0.99))
         results["crash_short_p50"].add(pct(sh, 0.50), pct(b, 0.50))
@@ -776,7 +828,7 @@ def git_commit() -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=None,
-                        help="interleaved rounds (default 5; 3 with --quick)")
+                        help="interleaved rounds (default 7; 3 with --quick)")
     parser.add_argument("--quick", action="store_true",
                         help="smaller sizes and no 1M-agent run, for a run under ~30 s")
     parser.add_argument("--memory-child", nargs=2, metavar=("SIDE", "N"),
@@ -830,6 +882,12 @@ def main(argv: list[str] | None = None) -> int:
           + (f"; one run of {sizes.memory_big:,} idle agent-otp agents" if sizes.memory_big
              else "") + f". Total run time {elapsed:.1f} s.\n")
     print(table(results, once, sizes))
+    bare_tell = statistics.median(results["tell"].bare)
+    bare_ask = statistics.median(results["ask_p50"].bare)
+    print(f"\nThis machine, this run: the bare actor's tell {bare_tell:,.0f} msg/s and ask p50 "
+          f"{bare_ask:.1f} µs, against {ANCHOR_BARE_TELL:,} msg/s and {ANCHOR_BARE_ASK} µs in "
+          f"performance-anchors.md ({bare_tell / ANCHOR_BARE_TELL:.2f}× and "
+          f"{bare_ask / ANCHOR_BARE_ASK:.2f}× the anchors' figures).")
     print("\nFigures: medians over rounds (p50/p99 are per round, then the median). "
           "Ratio: median of the per-round ratios agent-otp/bare, with their range. All "
           "measuring coroutines run on the node loop (run_coroutine_threadsafe). The bare actor "

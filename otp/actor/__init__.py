@@ -15,7 +15,7 @@ from otp.actor._names import register, registered, unregister, whereis
 from otp.actor._process import dead_letters
 from otp.actor._ref import AgentProxy, AgentRef
 from otp.actor._timers import TimerRef, cancel_timer, send_after
-from otp.actor._waits import Steps, WaitFor, drive
+from otp.actor._waits import Steps, WaitFor, WaitStarted, drive
 
 __all__ = [
     "AgentActor",
@@ -32,6 +32,7 @@ __all__ = [
     "Steps",
     "TimerRef",
     "WaitFor",
+    "WaitStarted",
     "cancel_timer",
     "dead_letters",
     "drive",

@@ -30,14 +30,17 @@ import pykka
 
 from otp.actor import _names, _timers
 from otp.actor._async import AsyncProcess
-from otp.actor._messages import Down, Exit, next_monitor_ref
+from otp.actor._messages import Down, Exit
+from otp.actor._monitors import demonitor, monitor
 from otp.actor._process import Process, new_id
 from otp.actor._ref import AgentRef
 from otp.actor._thread import ThreadProcess
+from otp.actor._waits import Steps, WaitStarted, drive
 from otp.errors import (
     NOPROC,
     NORMAL,
     AlreadyStarted,
+    AskTimeout,
     NameTaken,
     NoProc,
     StartError,
@@ -145,6 +148,19 @@ class AgentActor(pykka.ThreadingActor):
     def _otp_spawn(cls, args: tuple[Any, ...], kwargs: dict[str, Any] | None, name: str | None,
                    link: AgentRef[Any] | None, kind: str | None = None) -> AgentRef[Self] | None:
         """spawn(), returning None when on_start raised Ignore (for supervisors)."""
+        result: AgentRef[Self] | None = drive(
+            cls._otp_spawn_steps(args, kwargs, name, link, kind, False), asynchronous=False)
+        return result
+
+    @classmethod
+    def _otp_spawn_steps(cls, args: tuple[Any, ...], kwargs: dict[str, Any] | None,
+                         name: str | None, link: AgentRef[Any] | None, kind: str | None,
+                         awaitable: bool) -> Steps:
+        """The steps of a start, waiting for on_start (``drive`` them; see ``_waits``).
+
+        ``awaitable``: the steps will be driven asynchronously on the node loop,
+        so an async agent's async on_start can be awaited there.
+        """
         _constructing.kind = kind
         try:
             agent = cls(*args, **(kwargs or {}))
@@ -168,14 +184,16 @@ class AgentActor(pykka.ThreadingActor):
             if link._proc.link_from(proc.ref):
                 proc.link_from(link)
         wait = cls.on_start is not AgentActor.on_start  # nothing can fail without on_start
-        proc.boot(wait)
+        proc.boot(wait, awaitable)
         if not wait:
             return cast("AgentRef[Self]", proc.ref)
-        if not proc.wait_started(cls.start_timeout):
+        try:
+            yield WaitStarted(proc, cls.start_timeout)
+        except AskTimeout:
             _unlink_all(proc)  # the starter hears of it through StartError, not a signal
             proc.die("killed")
             msg = f"{proc.ref} did not finish on_start within {cls.start_timeout} s"
-            raise StartError(msg, "timeout")
+            raise StartError(msg, "timeout") from None
         err = proc.start_error
         if err is None:
             return cast("AgentRef[Self]", proc.ref)
@@ -276,28 +294,3 @@ def _unlink_all(proc: Process) -> None:
         links, proc.links = proc.links, None
     for other in links or ():
         other._proc.unlink_from(proc.ref)
-
-
-def monitor(watcher: Process, target: AgentRef[Any] | str) -> Any:
-    """Monitor ``target`` on behalf of process ``watcher``; return the MonitorRef."""
-    mref = next_monitor_ref()
-    ref = _names.whereis(target) if isinstance(target, str) else target
-    if ref is None:  # a name nobody holds
-        watcher.deliver(Down(mref, target, NOPROC))
-        return mref
-    watcher.watch(mref, ref)
-    if not ref._proc.add_monitor(mref, watcher.ref):
-        watcher.deliver(Down(mref, ref, NOPROC))
-    return mref
-
-
-def demonitor(watcher: Process, mref: Any, *, flush: bool) -> bool:
-    """Remove a monitor that ``watcher`` made; True if it was removed before it fired."""
-    target = watcher.unwatch(mref)
-    if target is None:
-        return False  # unknown, or its Down was already handled
-    if target._proc.remove_monitor(mref):
-        return True
-    if flush:
-        watcher.flush(mref)  # its Down is queued: drop it when it is reached
-    return False

@@ -44,7 +44,7 @@ class AsyncProcess(Process):
 
     kind = "async"
     __slots__ = ("actor", "actor_class", "booting", "busy", "mailbox", "parent", "scheduled",
-                 "start_error", "started", "stop_reason", "sysq", "task")
+                 "start_error", "start_future", "started", "stop_reason", "sysq", "task")
 
     def __init__(self, actor: Any, proc_id: str) -> None:
         super().__init__(proc_id)
@@ -57,6 +57,7 @@ class AsyncProcess(Process):
         self.task: asyncio.Task[Any] | None = None
         self.sysq: list[Any] | None = None
         self.started: threading.Event | None = None
+        self.start_future: asyncio.Future[None] | None = None  # for a start awaited on the loop
         self.start_error: BaseException | None = None
         self.stop_reason: Any = None
         self.parent: AgentRef[Any] | None = None
@@ -123,16 +124,28 @@ class AsyncProcess(Process):
         node_loop.activate(self)
 
     # -- starting -------------------------------------------------------------------------------
-    def boot(self, wait: bool) -> None:
-        """Run on_start on the loop (inline when already on it)."""
+    def boot(self, wait: bool, awaitable: bool = False) -> None:
+        """Run on_start on the loop (inline when already on it).
+
+        ``awaitable``: the starter runs on the loop and will await the start
+        (``WaitStarted``), so an async on_start may run in a task.
+        """
         node_loop.ensure()
         if not wait:
             self.booted()
         elif node_loop.on_loop():
-            self.start_inline(allow_async=False)
+            if awaitable:
+                self.start_future = asyncio.get_running_loop().create_future()
+            self.start_inline(allow_async=awaitable)
         else:
             self.started = threading.Event()
             node_loop.schedule(self.start_inline)
+
+    def start_done(self) -> bool:
+        return not self.booting or self.start_error is not None
+
+    def start_waiter(self) -> asyncio.Future[None] | None:
+        return self.start_future
 
     def wait_started(self, timeout: float) -> bool:
         return self.started is None or self.started.wait(timeout)
@@ -180,11 +193,15 @@ class AsyncProcess(Process):
         start_failed(self, exc)
         if self.started is not None:
             self.started.set()
+        if self.start_future is not None and not self.start_future.done():
+            self.start_future.set_result(None)
 
     def booted(self) -> None:
         self.booting = False
         if self.started is not None:
             self.started.set()
+        if self.start_future is not None and not self.start_future.done():
+            self.start_future.set_result(None)
         if self.mailbox or self.sysq:
             self.scheduled = True
             node_loop.activate(self)

@@ -19,8 +19,8 @@ import time
 from collections import deque
 from typing import TYPE_CHECKING, Any, cast
 
-from otp.actor._agent import demonitor, monitor
 from otp.actor._messages import Down, Exit
+from otp.actor._monitors import demonitor, monitor
 from otp.actor._process import Process, new_id
 from otp.actor._ref import AgentRef
 from otp.errors import NOPROC, NORMAL, AskTimeout

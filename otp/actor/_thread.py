@@ -71,7 +71,7 @@ class ThreadProcess(Process):
         self.inbox.put(_WAKE_ENV)
 
     # -- starting ---------------------------------------------------------------------
-    def boot(self, wait: bool) -> None:
+    def boot(self, wait: bool, awaitable: bool = False) -> None:
         """Start the agent's thread (pykka's ThreadingActor does the thread)."""
         if wait:
             self.started = threading.Event()
@@ -79,6 +79,12 @@ class ThreadProcess(Process):
 
     def wait_started(self, timeout: float) -> bool:
         return self.started is None or self.started.wait(timeout)
+
+    def start_done(self) -> bool:
+        return self.started is None or self.started.is_set()
+
+    def start_waiter(self) -> None:
+        return None  # no loop future: an async waiter waits in a worker thread
 
     def main(self) -> None:
         """The agent's thread: on_start, then the loop."""

@@ -37,7 +37,7 @@ class SupervisorCalls:
     _label: str
     _intensity: Any
 
-    def _start(self, child: Child, *, restart: bool) -> tuple[AgentRef[Any] | None, Any]:
+    def _start(self, child: Child, *, restart: bool) -> Steps:
         raise NotImplementedError
 
     def _stop_child(self, child: Child) -> Steps:
@@ -46,9 +46,12 @@ class SupervisorCalls:
     def _drive(self, steps: Steps) -> Any:
         raise NotImplementedError
 
-    def start_child(self, *args: Any, **kwargs: Any) -> tuple[str, Any]:
+    def start_child(self, *args: Any, **kwargs: Any) -> Any:
+        return self._drive(self._start_child(args, kwargs))
+
+    def _start_child(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Steps:
         if self._flags.strategy == "simple_one_for_one":
-            return self._start_dynamic(args, kwargs)
+            return (yield from self._start_dynamic(args, kwargs))
         if len(args) != 1 or kwargs:
             return _error(TypeError("start_child() takes one child spec (a ChildSpec or a dict)"))
         try:
@@ -66,14 +69,14 @@ class SupervisorCalls:
                 "restart_child() or delete_child()", "already_present"))
         child = Child(spec)
         try:
-            ref, info = self._start(child, restart=False)
+            ref, info = yield from self._start(child, restart=False)
         except ChildStartFailed as exc:
             return _error(_start_error(self._label, spec.id, exc.reason))
         if ref is not None or spec.restart != "temporary":
             self._children.append(child)
         return _ok(ref if info is None else (ref, info))
 
-    def _start_dynamic(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[str, Any]:
+    def _start_dynamic(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Steps:
         limit = self._flags.max_children
         if limit is not None and len(self._children) >= limit:
             return _error(SupervisorError(
@@ -82,7 +85,7 @@ class SupervisorCalls:
         temporary = spec.restart == "temporary"
         child = Child(spec, spec.args + args, {**spec.kwargs, **kwargs})
         try:
-            ref, info = self._start(child, restart=False)
+            ref, info = yield from self._start(child, restart=False)
         except ChildStartFailed as exc:
             return _error(_start_error(self._label, None, exc.reason))
         if temporary:
@@ -110,7 +113,10 @@ class SupervisorCalls:
             self._children.remove(child)
         return _ok()
 
-    def restart_child(self, child_id: Any) -> tuple[str, Any]:
+    def restart_child(self, child_id: Any) -> Any:
+        return self._drive(self._restart_child(child_id))
+
+    def _restart_child(self, child_id: Any) -> Steps:
         child = self._static_child(child_id)
         if isinstance(child, tuple):
             return child
@@ -118,7 +124,7 @@ class SupervisorCalls:
         if busy is not None:
             return busy
         try:
-            ref, info = self._start(child, restart=False)
+            ref, info = yield from self._start(child, restart=False)
         except ChildStartFailed as exc:
             return _error(_start_error(self._label, child_id, exc.reason))
         return _ok(ref if info is None else (ref, info))

@@ -54,20 +54,25 @@ class Child:
     def id(self) -> str:
         return self.spec.id
 
-    def start(self, parent: AgentRef[Any]) -> tuple[AgentRef[Any] | None, Any]:
-        """Start this child linked to ``parent``; raise ChildStartFailed."""
+    def start(self, parent: AgentRef[Any], on_loop: bool) -> Steps:
+        """Steps that start this child linked to ``parent``; raise ChildStartFailed."""
         args = self.spec.args if self.args is None else self.args
         kwargs = self.spec.kwargs if self.kwargs is None else self.kwargs
-        return start_spec(self.spec, args, kwargs, parent)
+        return start_spec(self.spec, args, kwargs, parent, on_loop)
 
 
 def start_spec(spec: ChildSpec, args: tuple[Any, ...], kwargs: dict[str, Any],
-               parent: AgentRef[Any]) -> tuple[AgentRef[Any] | None, Any]:
-    """Start a child from its spec; return (ref or None for ignore, info)."""
+               parent: AgentRef[Any], on_loop: bool) -> Steps:
+    """Steps that start a child from its spec, with result (ref or None for ignore, info).
+
+    ``on_loop``: the supervisor runs on the node loop and awaits the waits.
+    """
     start = spec.start
     if isinstance(start, type) and issubclass(start, AgentActor):
         try:
-            return start._otp_spawn(args, kwargs, spec.name, parent, spec.kind), None
+            ref = yield from start._otp_spawn_steps(args, kwargs, spec.name, parent, spec.kind,
+                                                    on_loop)
+            return ref, None
         except StartError as exc:
             raise ChildStartFailed(exc.reason) from exc
         except AlreadyStarted as exc:

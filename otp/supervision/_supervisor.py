@@ -119,7 +119,7 @@ class Supervisor(SupervisorCalls, AgentActor):
         for spec in checked:
             child = Child(spec)
             try:
-                self._start(child, restart=False)
+                yield from self._start(child, restart=False)
             except ChildStartFailed as exc:
                 yield from self._terminate_all()
                 msg = f"{self._label}: child {spec.id!r} failed to start: {format_reason(exc.reason)}"
@@ -127,9 +127,10 @@ class Supervisor(SupervisorCalls, AgentActor):
             if child.ref is not None or spec.restart != "temporary":
                 self._children.append(child)
 
-    def _start(self, child: Child, *, restart: bool) -> tuple[AgentRef[Any] | None, Any]:
+    def _start(self, child: Child, *, restart: bool) -> Steps:
+        """Steps that start a child; result (ref or None, info); raise ChildStartFailed."""
         try:
-            ref, info = child.start(self.actor_ref)
+            ref, info = yield from child.start(self.actor_ref, self._otp_proc.kind == "async")
         except ChildStartFailed as exc:
             _log_sup.error(_log.START_ERROR, supervisor=self._label, child_id=child.id,
                            reason=format_reason(exc.reason))
@@ -235,7 +236,7 @@ class Supervisor(SupervisorCalls, AgentActor):
         yield from self._stop_children([c for c in group if c is not child])
         for member in [c for c in group if c in self._children]:
             try:
-                self._start(member, restart=True)
+                yield from self._start(member, restart=True)
             except ChildStartFailed:
                 # Retried through our own mailbox (S8), behind a zero-delay timer so the
                 # agents whose exit may free what the start needs (a name) run first.

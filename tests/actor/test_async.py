@@ -291,3 +291,44 @@ def test_async_agents_answer_from_an_inbox_monitor_when_they_crash() -> None:
         ref.tell("boom")
         down = inbox.receive(timeout=5)
     assert down.ref == mref and isinstance(down.reason, RuntimeError)
+
+
+def test_an_async_supervisor_awaits_async_on_start_of_its_children_and_restarts_them() -> None:
+    """On the loop, a supervisor awaits a child's async on_start instead of refusing it."""
+    starts: list[str] = []
+
+    class Warm(AsyncAgent):
+        async def on_start(self) -> None:
+            await asyncio.sleep(0.005)
+            starts.append("warm")
+
+        def on_receive(self, message: Any) -> Any:
+            if message == "boom":
+                raise RuntimeError("boom")
+            return len(starts)
+
+    class ThreadWarm(AgentActor):
+        def on_start(self) -> None:
+            starts.append("thread")
+
+    sup = Supervisor.start(kind="async", children=[ChildSpec(id="w", start=Warm),
+                                                   ChildSpec(id="t", start=ThreadWarm)])
+    first = sup.whereis("w")
+    assert first.ask("n") == 2
+    first.tell("boom")
+    first.join(timeout=5)
+    assert sup.whereis("w").ask("n") == 3  # restarted after an awaited on_start
+    assert sup.stop(timeout=10) is True
+
+
+def test_an_async_on_start_failure_under_an_async_supervisor_is_a_start_error() -> None:
+    class Broken(AsyncAgent):
+        async def on_start(self) -> None:
+            await asyncio.sleep(0)
+            raise ConnectionError("no model endpoint")
+
+    with pytest.raises(StartError) as info:
+        Supervisor.start(kind="async", children=[ChildSpec(id="b", start=Broken)])
+    tag, child_id, reason = info.value.reason
+    assert (tag, child_id) == ("failed_to_start_child", "b")
+    assert isinstance(reason, ConnectionError)
