@@ -19,6 +19,7 @@ crash or stop, or another thread delivering an exit signal or a kill):
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import itertools
 import os
@@ -119,6 +120,11 @@ def dead_letter(target: Any, message: Any, future: Any = None, *, queued: bool =
         _log_dl.debug(_log.DEAD_LETTER, agent=str(target), message_type=type(message).__name__)
 
 
+def _resolve_exit(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
 def _fail(future: Any, exc: BaseException) -> None:
     try:
         future.set_exception((type(exc), exc, None))
@@ -133,8 +139,8 @@ class Process:
     that nobody links to or monitors costs a few hundred bytes.
     """
 
-    __slots__ = ("__weakref__", "current_future", "dead", "exited", "flushed", "id", "links",
-                 "lock", "monitors", "name", "reason", "ref", "watching")
+    __slots__ = ("__weakref__", "current_future", "dead", "exit_waiters", "exited", "flushed",
+                 "id", "links", "lock", "monitors", "name", "reason", "ref", "watching")
 
     def __init__(self, proc_id: str) -> None:
         self.id = proc_id
@@ -149,6 +155,7 @@ class Process:
         self.flushed: set[Any] | None = None  # demonitored refs whose DOWN must be dropped
         self.current_future: Any = None  # the ask being handled
         self.exited: threading.Event | None = None  # made by the first wait_exit()
+        self.exit_waiters: list[tuple[Any, Any]] | None = None  # (loop, future) of join_async
 
     # -- kind-specific hooks -------------------------------------------------
     def put(self, envelope: tuple[Any, Any]) -> None:  # pragma: no cover - abstract
@@ -188,6 +195,18 @@ class Process:
                 self.exited = threading.Event()
             exited = self.exited
         return exited.wait(timeout)
+
+    def exit_future(self, loop: asyncio.AbstractEventLoop) -> asyncio.Future[None]:
+        """A future on ``loop`` that is done once the process has exited."""
+        future: asyncio.Future[None] = loop.create_future()
+        with self.lock:
+            if not self.dead:
+                if self.exit_waiters is None:
+                    self.exit_waiters = []
+                self.exit_waiters.append((loop, future))
+                return future
+        future.set_result(None)
+        return future
 
     # -- links and monitors ------------------------------------------------------
     def link_from(self, other: Any) -> bool:
@@ -274,6 +293,7 @@ class Process:
             links, self.links = self.links, None
             monitors, self.monitors = self.monitors, None
             exited = self.exited
+            exit_waiters, self.exit_waiters = self.exit_waiters, None
         if self.name is not None:
             _names.release(self)
         _table.pop(self.id, None)
@@ -291,6 +311,14 @@ class Process:
         self.drain()
         if exited is not None:
             exited.set()
+        for loop, future in exit_waiters or ():
+            if asyncio._get_running_loop() is loop:
+                _resolve_exit(future)
+            else:
+                try:
+                    loop.call_soon_threadsafe(_resolve_exit, future)
+                except RuntimeError:  # that loop has closed: nobody waits any more
+                    pass
         self.wake()
         return True
 

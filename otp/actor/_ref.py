@@ -206,9 +206,18 @@ class AgentRef(Generic[A]):
         return await loop.run_in_executor(None, lambda: _off_loop(self.stop, timeout))
 
     async def join_async(self, timeout: float | None = DEFAULT_TIMEOUT) -> Any:
-        """``join()`` for async code: the wait runs in a worker thread, not on the loop."""
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(None, lambda: _off_loop(self.join, timeout))
+        """``join()`` for async code: waits without blocking the loop; returns the reason.
+
+        Raises:
+            AskTimeout: it is still alive after ``timeout`` seconds.
+        """
+        exited = self._proc.exit_future(asyncio.get_running_loop())
+        try:
+            await asyncio.wait_for(exited, timeout)
+        except TimeoutError:
+            msg = f"{self} was still alive after {timeout} s"
+            raise AskTimeout(msg) from None
+        return self._proc.reason
 
 
 def _off_loop(call: Any, timeout: float | None) -> Any:

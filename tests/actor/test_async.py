@@ -332,3 +332,29 @@ def test_an_async_on_start_failure_under_an_async_supervisor_is_a_start_error() 
     tag, child_id, reason = info.value.reason
     assert (tag, child_id) == ("failed_to_start_child", "b")
     assert isinstance(reason, ConnectionError)
+
+
+def test_answered_asks_leave_nothing_waiting_for_their_deadline() -> None:
+    """A reply takes its ask out of the timeout buckets: nothing answered is kept alive."""
+    ref = Echo.start()
+
+    async def many() -> int:
+        for i in range(2000):
+            await ref.ask_async(i, timeout=30)
+        loop = asyncio.get_running_loop()
+        return sum(len(b) for b in loop._otp_deadlines.buckets.values())  # type: ignore[attr-defined]
+
+    assert on_loop(many()) == 0
+
+
+def test_join_async_returns_the_exit_reason_or_times_out() -> None:
+    ref, alive = Echo.start(), Echo.start()
+
+    async def join() -> Any:
+        ref.tell("boom")
+        reason = await ref.join_async(timeout=5)
+        with pytest.raises(AskTimeout, match="still alive"):
+            await alive.join_async(timeout=0.05)
+        return reason
+
+    assert isinstance(on_loop(join()), RuntimeError)
