@@ -188,7 +188,8 @@ class AgentActor(pykka.ThreadingActor):
         if not wait:
             return cast("AgentRef[Self]", proc.ref)
         try:
-            yield WaitStarted(proc, cls.start_timeout)
+            if not proc.start_done():  # an inline on_start has finished already
+                yield WaitStarted(proc, cls.start_timeout)
         except AskTimeout:
             _unlink_all(proc)  # the starter hears of it through StartError, not a signal
             proc.die("killed")

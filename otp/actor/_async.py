@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import traceback
 from collections import deque
+from functools import partial
 from types import CoroutineType as _CoroutineType
 from typing import TYPE_CHECKING, Any
 
@@ -48,7 +50,7 @@ class AsyncProcess(Process):
 
     def __init__(self, actor: Any, proc_id: str) -> None:
         super().__init__(proc_id)
-        self.actor = actor
+        self.actor: Any = actor
         self.actor_class = type(actor)
         self.mailbox: deque[tuple[Any, Any]] | None = None
         self.scheduled = False  # run() is queued on the loop, or draining
@@ -98,7 +100,14 @@ class AsyncProcess(Process):
             node_loop.loop.call_soon_threadsafe(task.cancel)
 
     def trapping(self) -> bool:
-        return bool(self.actor.trap_exit)
+        actor = self.actor
+        return actor is not None and bool(actor.trap_exit)
+
+    def release(self) -> None:
+        super().release()
+        self.actor = None  # a dead agent's state goes now, not at the next cyclic GC
+        if isinstance(self.reason, BaseException):  # frames still running now: next turn
+            node_loop.schedule(partial(traceback.clear_frames, self.reason.__traceback__))
 
     def request_shutdown(self, reason: Any) -> None:
         """System lane: finish the current message, run terminate, exit.
@@ -134,8 +143,6 @@ class AsyncProcess(Process):
         if not wait:
             self.booted()
         elif node_loop.on_loop():
-            if awaitable:
-                self.start_future = asyncio.get_running_loop().create_future()
             self.start_inline(allow_async=awaitable)
         else:
             self.started = threading.Event()
@@ -160,6 +167,10 @@ class AsyncProcess(Process):
             _current.reset(token)
 
     def run_on_start(self, allow_async: bool) -> None:
+        if self.dead:  # killed before its on_start had a turn
+            if self.started is not None:
+                self.started.set()
+            return
         try:
             result = self.actor.on_start()
             if _iscoroutine(result):
@@ -168,8 +179,9 @@ class AsyncProcess(Process):
                     msg = (f"{self.ref} has an async on_start, which a start() made on the event "
                            "loop cannot wait for; start it from a thread, or make on_start sync")
                     raise RuntimeError(msg)
-                self.task = asyncio.get_running_loop().create_task(
-                    self.start_async(result), name=self.id)
+                loop = asyncio.get_running_loop()
+                self.start_future = loop.create_future()  # the starter awaits it (WaitStarted)
+                self.task = loop.create_task(self.start_async(result), name=self.id)
                 return
         except BaseException as exc:  # noqa: BLE001 - any failure is a start error
             self.start_failed(exc)

@@ -24,6 +24,7 @@ import contextvars
 import itertools
 import os
 import threading
+import traceback
 import uuid
 from typing import TYPE_CHECKING, Any
 
@@ -173,6 +174,13 @@ class Process:
     def request_shutdown(self, reason: Any) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def release(self) -> None:
+        """After death: let go of what only a live process needs (kinds extend it)."""
+        if isinstance(self.reason, BaseException):
+            # The frames of a crash hold locals that point back at the agent; clearing
+            # them lets reference counting free a dead agent instead of the cyclic GC.
+            traceback.clear_frames(self.reason.__traceback__)
+
     # -- delivery --------------------------------------------------------------
     def deliver(self, message: Any) -> None:
         """Queue a runtime message (Down, Exit) or count it as a dead letter."""
@@ -311,6 +319,7 @@ class Process:
         self.drain()
         if exited is not None:
             exited.set()
+        self.release()
         for loop, future in exit_waiters or ():
             if asyncio._get_running_loop() is loop:
                 _resolve_exit(future)

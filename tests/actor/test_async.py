@@ -358,3 +358,27 @@ def test_join_async_returns_the_exit_reason_or_times_out() -> None:
         return reason
 
     assert isinstance(on_loop(join()), RuntimeError)
+
+
+def test_a_crashed_async_agent_is_freed_without_the_cyclic_garbage_collector() -> None:
+    """After death the process lets go of the agent and the crash frames of their locals."""
+    import gc
+    import weakref
+
+    class Doomed(AsyncAgent):
+        def on_receive(self, message: Any) -> Any:
+            state = {"big": "x" * 1000, "me": self}  # a local that points back at the agent
+            raise RuntimeError(f"crash with {len(state)} locals")
+
+    ref = Doomed.start()
+    alive = weakref.ref(ref._proc.actor)
+    gc.disable()
+    try:
+        ref.tell("go")
+        assert isinstance(ref.join(timeout=5), RuntimeError)
+        deadline = time.monotonic() + 2
+        while alive() is not None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert alive() is None
+    finally:
+        gc.enable()
