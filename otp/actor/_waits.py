@@ -83,34 +83,41 @@ Steps: TypeAlias = Generator[Any, Any, Any]
 """A generator of wait requests whose return value is the result."""
 
 
+def _resume(steps: Steps, received: Any = None,
+            exc: BaseException | None = None) -> tuple[bool, Any]:
+    """Send what was waited for (or throw its failure) into ``steps``.
+
+    Returns (True, result) once the steps have finished, else (False, next request).
+    """
+    try:
+        request = steps.throw(exc) if exc is not None else steps.send(received)
+    except StopIteration as stop:
+        return True, stop.value
+    return False, request
+
+
 def drive(steps: Steps, asynchronous: bool) -> Any:
     """Run ``steps``: blocking on each wait, or (``asynchronous``) as a coroutine.
 
     Returns the generator's result, or a coroutine of it when it has to wait
     on the loop. Code whose waits are already satisfied returns at once.
     """
-    try:
-        request = steps.send(None)
-    except StopIteration as stop:
-        return stop.value
-    while True:
+    done, value = _resume(steps)
+    while not done:
+        request = value
         if asynchronous:
             received = request.poll()
             if received is NOTHING:
                 return _drive_async(steps, request)
-        else:
-            try:
-                received = request.wait()
-            except Exception as exc:  # noqa: BLE001 - a timeout goes back into the steps
-                try:
-                    request = steps.throw(exc)
-                except StopIteration as stop:
-                    return stop.value
-                continue
+            done, value = _resume(steps, received)
+            continue
         try:
-            request = steps.send(received)
-        except StopIteration as stop:
-            return stop.value
+            received = request.wait()
+        except Exception as exc:  # noqa: BLE001 - a timeout goes back into the steps
+            done, value = _resume(steps, exc=exc)
+        else:
+            done, value = _resume(steps, received)
+    return value
 
 
 async def _drive_async(steps: Steps, request: Any) -> Any:
@@ -118,12 +125,9 @@ async def _drive_async(steps: Steps, request: Any) -> Any:
         try:
             received = await request.wait_async()
         except Exception as exc:  # noqa: BLE001 - a timeout goes back into the steps
-            try:
-                request = steps.throw(exc)
-            except StopIteration as stop:
-                return stop.value
-            continue
-        try:
-            request = steps.send(received)
-        except StopIteration as stop:
-            return stop.value
+            done, value = _resume(steps, exc=exc)
+        else:
+            done, value = _resume(steps, received)
+        if done:
+            return value
+        request = value
