@@ -1,10 +1,11 @@
 """agent-otp: Erlang/OTP for AI agents, in Python.
 
 Layers (DESIGN.md), bottom up: ``otp.errors`` (exceptions, exit reasons);
-``otp._log`` and ``otp.specs`` (logging set-up, validated specs); ``otp.actor``
-(agents, refs, links, monitors, names, timers; pykka lives there);
-``otp.supervision`` (supervisors); ``otp.cli`` (``otp-node``). This file pulls
-together the public API.
+``otp._log``, ``otp.specs`` and ``otp.codec`` (logging set-up, validated specs,
+the wire format); ``otp.actor`` (agents of the thread and async kinds, refs,
+links, monitors, names, timers; pykka lives there); ``otp.supervision``
+(supervisors); ``otp.cli`` (``otp-node``). This file pulls together the
+public API.
 """
 
 from __future__ import annotations

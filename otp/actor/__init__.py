@@ -1,6 +1,8 @@
 """Actor runtime (layer 2): AgentActor, AgentRef, links, monitors, names, timers.
 
-pykka lives here and nowhere else.
+Two execution kinds behind one API: ``thread`` (one OS thread per agent,
+``_thread``) and ``async`` (many agents on the node's event loop, ``_async``
+and ``_loop``). pykka lives here and nowhere else.
 """
 
 from __future__ import annotations

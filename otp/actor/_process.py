@@ -4,8 +4,9 @@ An agent is two objects: the user's ``AgentActor`` instance (its behaviour and
 state) and a ``Process`` (its identity in the runtime: links, monitors, name,
 exit reason). ``AgentRef`` points at the ``Process``; a ref to an agent on
 another node points at an object with the same interface that the node layer
-provides (``put``, ``dead``, ``link_from``, ``unlink_from``, ``add_monitor``,
-``remove_monitor``, ``exit_signal``, ``request_shutdown``).
+provides: ``put``, ``dead``, ``reason``, ``link_from``, ``unlink_from``,
+``add_monitor``, ``remove_monitor``, ``exit_signal``, ``request_shutdown``,
+``wait_exit``, ``exit_future`` and ``drain``.
 
 Death is one sequence, whoever causes it (the agent's own thread after a
 crash or stop, or another thread delivering an exit signal or a kill):
@@ -14,7 +15,9 @@ crash or stop, or another thread delivering an exit signal or a kill):
 2. release the registered name (so after DOWN, ``whereis`` returns None);
 3. fail the ask being handled, if any, with ``AgentExit``;
 4. send the exit signal to every link, then DOWN to every monitor;
-5. drain the mailbox: queued asks fail at once, the rest count as dead letters.
+5. drain the mailbox: queued asks fail at once, the rest count as dead letters;
+6. wake whoever waits for the exit (``join``, ``join_async``), and ``release``
+   what only a live process needs, so a dead agent is freed by reference counting.
 """
 
 from __future__ import annotations
