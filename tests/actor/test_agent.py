@@ -11,7 +11,6 @@ import time
 from typing import Any
 
 import pytest
-
 from gates import until
 
 import otp.actor

@@ -9,23 +9,16 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from actor_support import echo
 from gates import until
 
 import otp.actor
 from otp.actor import Down, Inbox, MonitorRef
 
 
-def _idle(kind: Any) -> Any:
-    class Idle(kind.Agent):
-        def on_receive(self, message: Any) -> Any:
-            return message
-
-    return Idle
-
-
 def test_each_monitor_call_gets_its_own_ref_and_its_own_down(kind: Any) -> None:
     """P3: monitoring twice gives two refs and two Down messages."""
-    target = _idle(kind).start()
+    target = echo(kind).start()
     with Inbox() as inbox:
         first = inbox.monitor(target)
         second = inbox.monitor(target)
@@ -42,7 +35,7 @@ def test_an_agent_receives_down_with_the_monitor_ref_and_the_exit_reason(
         kind: Any, recorder_cls: Any) -> None:
     """P3: Down(ref, agent, reason) arrives through on_receive."""
     watcher = recorder_cls.start()
-    target = _idle(kind).start()
+    target = echo(kind).start()
     mref = watcher.proxy().watch(target).get(timeout=5)
 
     target.kill()
@@ -67,7 +60,7 @@ def test_a_monitor_is_one_way(kind: Any, recorder_cls: Any) -> None:
 
 def test_monitoring_a_dead_agent_gives_down_noproc_at_once(kind: Any, recorder_cls: Any) -> None:
     """P3: a dead target yields Down noproc immediately."""
-    dead = _idle(kind).start()
+    dead = echo(kind).start()
     dead.stop()
     with Inbox() as inbox:
         mref = inbox.monitor(dead)
@@ -81,7 +74,7 @@ def test_monitoring_a_dead_agent_gives_down_noproc_at_once(kind: Any, recorder_c
 
 def test_demonitor_before_the_exit_means_no_down(kind: Any, recorder_cls: Any) -> None:
     watcher = recorder_cls.start()
-    target = _idle(kind).start()
+    target = echo(kind).start()
     mref = watcher.proxy().watch(target).get(timeout=5)
 
     assert watcher.proxy().unwatch(mref).get(timeout=5) is True
@@ -116,7 +109,7 @@ def test_demonitor_with_flush_drops_a_down_that_is_already_queued(
             return list(self.seen)
 
     watcher = Watcher.start()
-    target = _idle(kind).start()
+    target = echo(kind).start()
     watcher.proxy().watch(target).get(timeout=5)
     removed = watcher.proxy().busy_then_demonitor()
     assert entered.wait(5)
@@ -153,7 +146,7 @@ def test_demonitor_without_flush_leaves_a_queued_down_to_be_delivered(
             return list(self.seen)
 
     watcher = Watcher.start()
-    target = _idle(kind).start()
+    target = echo(kind).start()
     mref = watcher.proxy().watch(target).get(timeout=5)
     removed = watcher.proxy().busy_then_demonitor()
     assert entered.wait(5)
@@ -166,8 +159,8 @@ def test_demonitor_without_flush_leaves_a_queued_down_to_be_delivered(
 
 def test_monitoring_by_name_resolves_the_name_when_the_monitor_is_created(kind: Any) -> None:
     """P3: a monitor by name follows the agent that held the name, not the name."""
-    first = _idle(kind).spawn(name="monitored-name")
-    second = _idle(kind).start()
+    first = echo(kind).spawn(name="monitored-name")
+    second = echo(kind).start()
     with Inbox() as inbox:
         mref = inbox.monitor("monitored-name")
         otp.actor.unregister("monitored-name")

@@ -8,30 +8,16 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from actor_support import collector
 
 import otp.actor
 from otp.actor import Down, Inbox
 from otp.errors import AlreadyStarted, NameTaken, NotRegistered
 
 
-def _idle(kind: Any) -> Any:
-    class Idle(kind.Agent):
-        def __init__(self) -> None:
-            super().__init__()
-            self.got: list[Any] = []
-
-        def on_receive(self, message: Any) -> Any:
-            if message == "report":
-                return list(self.got)
-            self.got.append(message)
-            return None
-
-    return Idle
-
-
 def test_register_whereis_unregister_and_registered_work_together(kind: Any) -> None:
     """P5: a name maps to one live agent until it is unregistered."""
-    ref = _idle(kind).start()
+    ref = collector(kind).start()
 
     otp.actor.register("names-worker", ref)
 
@@ -45,7 +31,7 @@ def test_register_whereis_unregister_and_registered_work_together(kind: Any) -> 
 
 
 def test_an_unregistered_name_can_be_registered_again(kind: Any) -> None:
-    ref = _idle(kind).start()
+    ref = collector(kind).start()
     otp.actor.register("names-again", ref)
     otp.actor.unregister("names-again")
 
@@ -56,8 +42,8 @@ def test_an_unregistered_name_can_be_registered_again(kind: Any) -> None:
 
 def test_registering_a_taken_name_raises_name_taken_with_the_holder(kind: Any) -> None:
     """P5: registration fails if the name is taken."""
-    holder = _idle(kind).start()
-    other = _idle(kind).start()
+    holder = collector(kind).start()
+    other = collector(kind).start()
     otp.actor.register("names-taken", holder)
 
     with pytest.raises(NameTaken) as info:
@@ -70,7 +56,7 @@ def test_registering_a_taken_name_raises_name_taken_with_the_holder(kind: Any) -
 
 def test_registering_an_agent_that_already_has_a_name_raises_name_taken(kind: Any) -> None:
     """P5: registration fails if the agent is already named."""
-    ref = _idle(kind).start()
+    ref = collector(kind).start()
     otp.actor.register("names-first", ref)
 
     with pytest.raises(NameTaken, match="names-first"):
@@ -81,7 +67,7 @@ def test_registering_an_agent_that_already_has_a_name_raises_name_taken(kind: An
 
 def test_registering_a_dead_agent_raises_name_taken(kind: Any) -> None:
     """P5: registration fails if the agent is dead."""
-    ref = _idle(kind).start()
+    ref = collector(kind).start()
     ref.stop()
 
     with pytest.raises(NameTaken, match="not alive"):
@@ -91,7 +77,7 @@ def test_registering_a_dead_agent_raises_name_taken(kind: Any) -> None:
 
 
 def test_a_name_must_be_a_non_empty_string(kind: Any) -> None:
-    ref = _idle(kind).start()
+    ref = collector(kind).start()
 
     with pytest.raises(TypeError):
         otp.actor.register("", ref)
@@ -121,7 +107,7 @@ def test_a_name_is_released_before_the_down_is_delivered(kind: Any) -> None:
         def messages(self) -> list[Any]:
             return list(self.seen)
 
-    target = _idle(kind).spawn(name="names-released")
+    target = collector(kind).spawn(name="names-released")
     watcher = Watcher.start()
     mref = watcher.proxy().watch("names-released").get(timeout=5)
     with Inbox() as inbox:
@@ -135,10 +121,10 @@ def test_a_name_is_released_before_the_down_is_delivered(kind: Any) -> None:
 
 
 def test_a_name_is_free_again_once_its_agent_has_exited(kind: Any) -> None:
-    first = _idle(kind).spawn(name="names-reused")
+    first = collector(kind).spawn(name="names-reused")
     first.stop()
 
-    second = _idle(kind).spawn(name="names-reused")
+    second = collector(kind).spawn(name="names-reused")
 
     assert otp.actor.whereis("names-reused") == second
 
@@ -146,10 +132,10 @@ def test_a_name_is_free_again_once_its_agent_has_exited(kind: Any) -> None:
 def test_spawning_with_a_taken_name_raises_already_started_with_the_running_holder(
         kind: Any) -> None:
     """P5: starting a named agent whose name is taken gives already_started."""
-    holder = _idle(kind).spawn(name="names-singleton")
+    holder = collector(kind).spawn(name="names-singleton")
 
     with pytest.raises(AlreadyStarted) as info:
-        _idle(kind).spawn(name="names-singleton")
+        collector(kind).spawn(name="names-singleton")
 
     assert info.value.holder == holder
     assert info.value.holder.is_alive()
@@ -158,7 +144,7 @@ def test_spawning_with_a_taken_name_raises_already_started_with_the_running_hold
 
 
 def test_send_to_a_registered_name_reaches_its_agent(kind: Any) -> None:
-    ref = _idle(kind).spawn(name="names-mailbox")
+    ref = collector(kind).spawn(name="names-mailbox")
 
     otp.actor.send("names-mailbox", "hello")
     otp.actor.send(ref, "again")
@@ -168,7 +154,7 @@ def test_send_to_a_registered_name_reaches_its_agent(kind: Any) -> None:
 
 def test_send_to_an_unregistered_name_raises_not_registered(kind: Any) -> None:
     """P4: sending to an unregistered name raises (OTP: badarg)."""
-    ref = _idle(kind).spawn(name="names-gone")
+    ref = collector(kind).spawn(name="names-gone")
     ref.stop()
 
     with pytest.raises(NotRegistered, match="names-gone"):

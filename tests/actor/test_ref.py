@@ -11,6 +11,7 @@ import time
 from typing import Any
 
 import pytest
+from actor_support import collector, echo
 
 import otp.actor
 from otp.actor import DEFAULT_TIMEOUT, AgentFuture, AgentRef
@@ -21,27 +22,6 @@ class Ping:
     """A message type with a recognisable name."""
 
 
-def _echo(kind: Any) -> Any:
-    class Echo(kind.Agent):
-        def on_receive(self, message: Any) -> Any:
-            return message
-
-    return Echo
-
-
-def _collector(kind: Any) -> Any:
-    class Collector(kind.Agent):
-        def __init__(self) -> None:
-            super().__init__()
-            self.got: list[Any] = []
-
-        def on_receive(self, message: Any) -> Any:
-            if message == "report":
-                return list(self.got)
-            self.got.append(message)
-            return None
-
-    return Collector
 
 
 def _blocker(kind: Any, gate: threading.Event, entered: threading.Event) -> Any:
@@ -88,7 +68,7 @@ def test_str_shows_the_class_name_and_id_and_repr_marks_a_ref(kind: Any) -> None
 
 
 def test_is_alive_is_true_until_the_agent_exits(kind: Any) -> None:
-    ref = _echo(kind).start()
+    ref = echo(kind).start()
 
     assert ref.is_alive()
     assert ref.exit_reason is None
@@ -99,7 +79,7 @@ def test_is_alive_is_true_until_the_agent_exits(kind: Any) -> None:
 
 
 def test_join_of_a_live_agent_times_out_with_ask_timeout(kind: Any) -> None:
-    ref = _echo(kind).start()
+    ref = echo(kind).start()
 
     with pytest.raises(AskTimeout, match="still alive"):
         ref.join(timeout=0.01)
@@ -109,7 +89,7 @@ def test_join_of_a_live_agent_times_out_with_ask_timeout(kind: Any) -> None:
 
 
 def test_an_ask_is_answered_after_the_tells_sent_before_it(kind: Any) -> None:
-    ref = _collector(kind).start()
+    ref = collector(kind).start()
 
     ref.tell("a")
     ref.tell("b")
@@ -118,7 +98,7 @@ def test_an_ask_is_answered_after_the_tells_sent_before_it(kind: Any) -> None:
 
 
 def test_ask_without_block_returns_a_future_of_the_reply(kind: Any) -> None:
-    ref = _echo(kind).start()
+    ref = echo(kind).start()
 
     future = ref.ask("hello", block=False)
 
@@ -128,7 +108,7 @@ def test_ask_without_block_returns_a_future_of_the_reply(kind: Any) -> None:
 
 def test_messages_from_one_sender_arrive_in_the_order_sent(kind: Any) -> None:
     """P4: order is kept per sender->receiver pair (10,000 numbered messages)."""
-    ref = _collector(kind).start()
+    ref = collector(kind).start()
 
     for i in range(10_000):
         ref.tell(i)
@@ -145,7 +125,7 @@ def test_messages_from_one_agent_to_another_arrive_in_the_order_sent(kind: Any) 
                 target.tell(i)
             return await target.ask_async("report", timeout=5)
 
-    target = _collector(kind).start()
+    target = collector(kind).start()
     sender = Sender.start()
 
     assert sender.proxy().send_numbers(target, 10_000).get(timeout=5) == list(range(10_000))
@@ -154,7 +134,7 @@ def test_messages_from_one_agent_to_another_arrive_in_the_order_sent(kind: Any) 
 def test_telling_a_dead_agent_is_silently_dropped_and_counted_as_a_dead_letter(
         kind: Any) -> None:
     """P4: sending to a dead agent does not raise; each message is a dead letter."""
-    ref = _echo(kind).start()
+    ref = echo(kind).start()
     ref.stop()
     before = otp.actor.dead_letters()
 
@@ -294,7 +274,7 @@ def test_queued_asks_fail_with_the_exception_when_the_agent_crashes(kind: Any,
 
 def test_asking_a_dead_agent_raises_noproc(kind: Any) -> None:
     """P6: calling a process that is not alive gives noproc."""
-    ref = _echo(kind).start()
+    ref = echo(kind).start()
     ref.stop()
 
     with pytest.raises(NoProc) as info:
