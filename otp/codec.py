@@ -333,6 +333,25 @@ class Codec:
             raise self._refuse(exc, message) from exc
         return self._sized(b"".join(parts))
 
+    def encode_part(self, message: Any) -> bytes:
+        """Return one message's payload, without the version byte, for :meth:`join`.
+
+        A sender encodes in its own thread (so an unencodable message fails
+        there) and a flusher joins what queued up into one batch frame.
+        """
+        try:
+            part: bytes = self._packer().pack(message)
+        except Exception as exc:
+            raise self._refuse(exc, message) from exc
+        if len(part) >= self.max_frame:
+            msg = f"message of {len(part):,} bytes exceeds the maximum frame {self.max_frame:,}"
+            raise self._log(CodecError(msg, "oversized"), "out", len(part))
+        return part
+
+    def join(self, parts: list[bytes]) -> bytes:
+        """Return the batch frame of payloads from :meth:`encode_part` (keep it under max_frame)."""
+        return _VERSION_BYTE + b"".join(parts)
+
     def decode(self, frame: bytes | bytearray | memoryview) -> Any:
         """Return the one message in ``frame``; CodecError (counted, logged) if it is bad."""
         payload = self._payload(frame)

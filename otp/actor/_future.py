@@ -69,7 +69,7 @@ class LoopFuture:
     come from any thread; it is handed to the asker's loop.
     """
 
-    __slots__ = ("_bucket", "_fut", "_loop", "_otp_ctx", "_tid")
+    __slots__ = ("__weakref__", "_bucket", "_fut", "_loop", "_otp_ctx", "_tid")
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop

@@ -1,0 +1,167 @@
+"""One peer node as this node sees it: its link, its send queue, what spans it.
+
+Sending (any thread): a message is encoded in the sender's thread (so an
+unencodable one fails there, with ``CodecError``) and queued; if no one is
+flushing, the sender becomes the flusher and sends what has queued up, many
+messages per frame when they queue faster than they leave (group commit).
+One flusher at a time touches the link's socket; order per sender and
+receiver is kept because the queue is one list.
+
+What spans the link is kept here so that its loss can fire it: links
+between local and remote agents, monitors in both directions, and asks
+waiting for replies.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import weakref
+from typing import TYPE_CHECKING, Any
+
+from otp import _log
+from otp.codec import CodecError
+from otp.node._protocol import OP_REPLY
+
+if TYPE_CHECKING:
+    from otp.codec import Codec
+    from otp.node.transport import Link, Transport
+
+__all__ = ["Peer", "Reply", "next_corr"]
+
+CONNECTING, UP, DOWN, REJECTED = "connecting", "up", "down", "rejected"
+_QUEUE_LIMIT = 100_000  # messages queued for a peer that has not come up yet
+
+_log_peer = _log.get_logger()
+next_corr = itertools.count(1).__next__
+"""Correlation ids of asks, spawns and name claims (one sequence, so replies never collide)."""
+
+
+class Peer:
+    """A peer node: name, address, state, send queue, and the links and monitors across."""
+
+    def __init__(self, node_codec: Codec, transport: Transport, address: str,
+                 key: str | None, name: str | None = None) -> None:
+        self.codec = node_codec
+        self.transport = transport
+        self.name = name  # learned from the challenge when joined by address
+        self.address = address
+        self.key = key
+        self.state = CONNECTING
+        self.ever_up = False
+        self.link: Link | None = None
+        self.retired: Link | None = None  # a lost link a flusher still holds
+        self.lock = threading.Lock()
+        self.parts: list[bytes] = []
+        self.flushing = False
+        self.nonce = b""  # our nonce in the handshake under way
+        self.handshake_timer = 0
+        self.asks: weakref.WeakValueDictionary[int, Any] = weakref.WeakValueDictionary()
+        self.spawns: dict[int, Any] = {}  # corr -> reply sink of a remote spawn (kept strongly)
+        self.links: set[tuple[Any, Any]] = set()  # (local ref, remote ref)
+        self.mon_out: dict[Any, tuple[Any, Any]] = {}  # mref -> (local watcher, remote target)
+        self.mon_in: dict[Any, Any] = {}  # mref -> local target watched from there
+        self.frames_out = 0
+        self.dropped = 0
+
+    def __repr__(self) -> str:
+        return f"<Peer {self.name or '?'} {self.address} {self.state}>"
+
+    # -- sending ---------------------------------------------------------------------
+    def send(self, message: Any) -> bool:
+        """Queue ``message`` for the peer and flush; False if the peer is not connected.
+
+        Raises:
+            CodecError: the message cannot be encoded (nothing is sent).
+        """
+        part = self.codec.encode_part(message)
+        with self.lock:
+            state = self.state
+            if state is not UP:
+                if state is CONNECTING and not self.ever_up and len(self.parts) < _QUEUE_LIMIT:
+                    self.parts.append(part)  # the first connection is on its way
+                    return True
+                return False
+            self.parts.append(part)
+            if self.flushing:
+                return True
+            self.flushing = True
+        self.flush()
+        return True
+
+    def flush(self) -> None:
+        """Send what has queued up, a frame at a time (the caller holds the flusher role)."""
+        limit = self.codec.max_frame - 1
+        while True:
+            with self.lock:
+                link = self.link
+                if not self.parts or self.state is not UP or link is None:
+                    self.flushing = False
+                    retired, self.retired = self.retired, None
+                    break
+                parts = self.parts
+                size = sum(map(len, parts))
+                if size > limit:
+                    parts, size, cut = [], 0, 0
+                    for cut, part in enumerate(self.parts):  # noqa: B007 - cut is used after
+                        if size + len(part) > limit and parts:
+                            break
+                        parts.append(part)
+                        size += len(part)
+                    self.parts = self.parts[len(parts):]
+                else:
+                    self.parts = []
+            if link.send(self.codec.join(parts)):
+                self.frames_out += 1
+            else:
+                self.dropped += len(parts)
+                _log_peer.warning("frame_dropped", reason="send_queue_full", peer=self.name,
+                                  messages=len(parts))
+        if retired is not None:
+            self.transport.call_soon(retired.close)
+
+    def go_up(self) -> None:
+        """The handshake is done (I/O thread): send what queued while connecting."""
+        with self.lock:
+            self.state = UP
+            self.ever_up = True
+            if not self.parts or self.flushing:
+                return
+            self.flushing = True
+        self.flush()
+
+    def go_down(self, state: str = DOWN) -> Link | None:
+        """The link is lost (I/O thread); return it to close unless a flusher still holds it."""
+        with self.lock:
+            self.state = state
+            self.parts = []
+            link, self.link = self.link, None
+            if self.flushing and link is not None:
+                self.retired, link = link, None
+        return link
+
+    def reply(self, corr: int, ok: bool, value: Any) -> None:
+        """Answer an ask from the peer; an unencodable answer is sent as its CodecError."""
+        try:
+            self.send((OP_REPLY, corr, ok, value))
+        except CodecError as exc:
+            self.send((OP_REPLY, corr, False, exc))
+
+
+class Reply:
+    """The future of an ask that came from a peer: its answer goes back to the peer."""
+
+    __slots__ = ("corr", "peer")
+
+    def __init__(self, peer: Peer, corr: int) -> None:
+        self.peer = peer
+        self.corr = corr
+
+    def set(self, value: Any = None) -> None:
+        self.peer.reply(self.corr, True, value)
+
+    def set_exception(self, exc_info: Any = None) -> None:
+        exc = exc_info[1] if exc_info is not None else None
+        if exc is None and exc_info is not None and exc_info[0] is not None:
+            exc = exc_info[0]()
+        self.peer.reply(self.corr, False, exc)
