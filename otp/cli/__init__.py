@@ -1,8 +1,9 @@
 """The ``otp-node`` command (layer 6).
 
-Nothing imports this package: it sits on top of every other layer. The node
-commands (start, ping, ls, stop, run, demo) arrive with the nodes feature;
-until then ``otp-node`` offers ``--help`` and ``--version``.
+Nothing imports this package: it sits on top of every other layer.
+``otp-node start`` runs a node in the foreground; ``ping``, ``ls`` and
+``stop`` talk to a running node as a hidden client; ``keys`` writes a CURVE
+key pair.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 from importlib import metadata
+
+from otp.cli import _commands
 
 __all__ = ["main"]
 
@@ -31,41 +34,93 @@ ZeroMQ let one supervision tree span many machines.
 otp-node runs and manages agent-otp nodes from the shell."""
 
 EPILOG = """\
-The node commands (start a node, join peers, run a system file) arrive with
-the nodes feature; see README.md for the project's status.
+examples:
+  otp-node start --name a --listen tcp://127.0.0.1:7001
+  otp-node start --name b --listen tcp://127.0.0.1:7002 --join tcp://127.0.0.1:7001
+  otp-node ping tcp://127.0.0.1:7001
+  otp-node ls tcp://127.0.0.1:7001 --json
+  otp-node stop tcp://127.0.0.1:7002
+
+The cookie (the cluster's shared secret) comes from --cookie, --cookie-file,
+$OTP_COOKIE, or ~/.otp/cookie (created on first use, mode 0600).
 
 exit codes:
-  0  success
-  2  usage error (unknown option, or no command given)"""
+  0  success (start: stopped cleanly by SIGTERM, SIGINT or `otp-node stop`)
+  1  failure: the node did not answer or refused us (ping/ls/stop), or
+     start's shutdown left agents running
+  2  usage or configuration error (bad option, address, cookie or key)
+  3  start: the listen address could not be bound (in use?)"""
+
+COOKIE_HELP = "the cluster's shared secret (visible in ps: prefer --cookie-file or $OTP_COOKIE)"
+
+
+def _add_security(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("security")
+    g.add_argument("--cookie", help=COOKIE_HELP)
+    g.add_argument("--cookie-file", metavar="FILE", help="read the cookie from FILE (mode 0600)")
+    g.add_argument("--curve-secret", metavar="FILE",
+                   help="this side's CURVE secret key (NAME.key_secret from `otp-node keys`)")
+    g.add_argument("--curve-allow", metavar="DIR",
+                   help="directory of the public keys (*.key) accepted from peers")
 
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the ``otp-node`` argument parser."""
-    parser = argparse.ArgumentParser(
-        prog="otp-node",
-        description=DESCRIPTION,
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    raw = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(prog="otp-node", description=DESCRIPTION, epilog=EPILOG,
+                                     formatter_class=raw)
     parser.add_argument("--version", action="version", version=f"otp-node {_version()}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("start", help="run a node in the foreground until SIGTERM or SIGINT",
+                       formatter_class=raw, description=_commands.START_DOC)
+    p.add_argument("--name", required=True, help="node name: NAME (the listen host is added) "
+                   "or NAME@HOST")
+    p.add_argument("--listen", default="tcp://127.0.0.1:*", metavar="ADDR",
+                   help="tcp://HOST:PORT (PORT * picks a free one) or ipc:///path "
+                        "(default: %(default)s)")
+    p.add_argument("--join", action="append", default=[], metavar="ADDR",
+                   help="address of a node to connect to (repeatable); its peers are joined too. "
+                        "With CURVE: ADDR#curve=PUBLIC_KEY")
+    p.add_argument("--heartbeat", type=float, default=1.0, metavar="SECONDS",
+                   help="a silent peer is lost after this long (default: %(default)s)")
+    p.add_argument("--spawn", action="append", default=[], metavar="MODULE:CLASS[=NAME]",
+                   help="start this agent on the node at start-up, registered as NAME "
+                        "(repeatable; the module must be importable)")
+    p.add_argument("--log-level", default="info",
+                   choices=["debug", "info", "warning", "error", "critical"])
+    p.add_argument("--log-format", default="console", choices=["console", "json"])
+    _add_security(p)
+
+    for name, text in (("ping", "check that a node answers; print its name and round trip"),
+                       ("ls", "list a node's peers, agents and names"),
+                       ("stop", "stop a node: its supervision trees in order, then the node")):
+        c = sub.add_parser(name, help=text, description=text)
+        c.add_argument("address", metavar="ADDR", help="the node's listen address")
+        c.add_argument("--timeout", type=float, default=5.0, metavar="SECONDS",
+                       help="how long to wait for the node (default: %(default)s)")
+        if name == "ls":
+            c.add_argument("--json", action="store_true", help="print one JSON object")
+        _add_security(c)
+
+    k = sub.add_parser("keys", help="write a CURVE key pair: NAME.key (public) and "
+                       "NAME.key_secret", description=_commands.KEYS_DOC, formatter_class=raw)
+    k.add_argument("--dir", required=True, help="directory to write the key files in")
+    k.add_argument("--name", required=True, help="file name stem, usually the node's name")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run ``otp-node`` with ``argv`` (default: ``sys.argv[1:]``).
-
-    Args:
-        argv: The arguments, without the program name.
-
-    Returns:
-        The exit code: 0 on success, 2 on a usage error.
-    """
+    """Run ``otp-node`` with ``argv`` (default: ``sys.argv[1:]``); return the exit code."""
     parser = build_parser()
     args = list(sys.argv[1:] if argv is None else argv)
     try:
-        parser.parse_args(args)
+        ns = parser.parse_args(args)
     except SystemExit as exc:  # --help, --version (0) or a usage error (2)
         return exc.code if isinstance(exc.code, int) else 2
-    # No command exists yet, so reaching here means none was given.
-    parser.print_help(sys.stderr)
-    return 2
+    if ns.command is None:
+        parser.print_help(sys.stderr)
+        return 2
+    run = {"start": _commands.start, "ping": _commands.ping, "ls": _commands.ls,
+           "stop": _commands.stop, "keys": _commands.keys}[ns.command]
+    return run(ns)

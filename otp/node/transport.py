@@ -38,7 +38,7 @@ from zmq.utils.monitor import recv_monitor_message
 
 from otp import _log
 
-__all__ = ["CurveKeys", "Handler", "Link", "Transport", "create_keys", "load_keys"]
+__all__ = ["CurveKeys", "Dialer", "Handler", "Link", "Transport", "create_keys", "load_keys", "z85_ok"]
 
 _LIMIT = 16 << 20  # libzmq drops a connection that sends a bigger frame (memory guard)
 _HWM = 100_000
@@ -400,4 +400,37 @@ class Transport:
                 os.close(fd)
             except OSError:
                 pass
+        self.context.term()
+
+
+class Dialer:
+    """A blocking one-connection client socket, for short-lived tools (``otp-node ping``)."""
+
+    def __init__(self, address: str, *, server_key: str | None = None,
+                 curve: CurveKeys | None = None) -> None:
+        self.context = zmq.Context()
+        self.sock = self.context.socket(zmq.DEALER)
+        self.sock.setsockopt(zmq.LINGER, 0)
+        self.sock.setsockopt(zmq.MAXMSGSIZE, _LIMIT)
+        if curve is not None:
+            if server_key is None:
+                msg = f"CURVE is on: the address {address!r} needs the peer's public key"
+                raise ValueError(msg)
+            self.sock.curve_secretkey = curve.secret
+            self.sock.curve_publickey = curve.public
+            self.sock.curve_serverkey = server_key.encode()
+        self.sock.connect(address)
+
+    def send(self, frame: bytes) -> None:
+        self.sock.send(frame)
+
+    def recv(self, timeout: float) -> bytes | None:
+        """The next frame, or None after ``timeout`` seconds."""
+        if not self.sock.poll(int(timeout * 1000), zmq.POLLIN):
+            return None
+        frame: bytes = self.sock.recv()
+        return frame
+
+    def close(self) -> None:
+        self.sock.close(0)
         self.context.term()

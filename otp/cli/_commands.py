@@ -1,0 +1,169 @@
+"""What each ``otp-node`` command does (the parser lives in ``otp.cli``)."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import threading
+from typing import Any
+
+from otp import _log
+from otp.actor import AgentActor, shutdown_all
+from otp.errors import OTPError
+from otp.node import ConfigError, create_keys
+from otp.node import start as start_node
+from otp.node._client import Client, Unreachable
+from otp.node._spawn import resolve
+
+START_DOC = """\
+Run a node in the foreground. It binds --listen, connects to each --join
+address and to the peers they know, and serves until SIGTERM or SIGINT (or
+`otp-node stop`): then it stops its supervision trees in order (each root
+shut down newest first, as OTP's application stop does), then the node.
+
+Once listening it prints one line to stdout:
+  node NAME listening on ADDRESS
+(ADDRESS has the real port when --listen used *). Logs go to stderr.
+
+Listening beyond loopback (not 127.0.0.0/8, ::1 or ipc) requires CURVE:
+  otp-node keys --dir keys --name a        # on each machine
+  (copy every *.key public file into each machine's keys dir)
+  otp-node start --name a --listen tcp://10.0.0.5:7001 \\
+      --curve-secret keys/a.key_secret --curve-allow keys
+
+exit codes: 0 stopped cleanly; 1 agents had to be killed at shutdown;
+2 bad option, address, cookie or key; 3 cannot bind the address."""
+
+KEYS_DOC = """\
+Write a CURVE key pair for a node: DIR/NAME.key (public: copy it into the
+--curve-allow directory of every node that must accept this one) and
+DIR/NAME.key_secret (secret, mode 0600: pass it as --curve-secret).
+Prints the public key; peers join this node with ADDR#curve=PUBLIC_KEY."""
+
+
+def _err(msg: str) -> None:
+    print(f"otp-node: {msg}", file=sys.stderr)
+
+
+def start(ns: Any) -> int:
+    _log.configure_logging(ns.log_level, ns.log_format)
+    spawns = []
+    for item in ns.spawn:
+        path, _, name = item.partition("=")
+        try:
+            spawns.append((resolve(path), name or None))
+        except (ImportError, ValueError) as exc:
+            _err(f"--spawn {item!r}: {exc}")
+            return 2
+    try:
+        node = start_node(ns.name, ns.listen, join=ns.join, cookie=ns.cookie,
+                          cookie_file=ns.cookie_file, curve_secret=ns.curve_secret,
+                          curve_allow=ns.curve_allow, heartbeat=ns.heartbeat)
+    except ConfigError as exc:
+        _err(str(exc))
+        return 2
+    except OSError as exc:
+        _err(str(exc))
+        return 3
+    stop = threading.Event()
+    node.on_stop_request = stop.set
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    try:
+        for cls, name in spawns:
+            _spawn(cls, name)
+    except OTPError as exc:
+        _err(f"--spawn: {exc}")
+        node.stop()
+        return 2
+    print(f"node {node.name} listening on {node.address}", flush=True)
+    while not stop.wait(0.5):
+        pass
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, signal.SIG_DFL)  # a second signal ends it at once
+    killed = _stop_trees()
+    node.stop()
+    print(f"node {node.name} stopped", flush=True)
+    return 1 if killed else 0
+
+
+def _spawn(cls: type[AgentActor], name: str | None) -> None:
+    cls.spawn(name=name)
+
+
+def _stop_trees() -> int:
+    """Stop every tree in order; return how many agents had to be killed."""
+    from otp.actor._process import live
+
+    shutdown_all(timeout=10.0)
+    return sum(1 for p in live() if not p.dead)
+
+
+def _client(ns: Any) -> Client:
+    return Client(ns.address, cookie=ns.cookie, cookie_file=ns.cookie_file,
+                  curve_secret=ns.curve_secret, curve_allow=ns.curve_allow, timeout=ns.timeout)
+
+
+def _talk(ns: Any, what: Any) -> int:
+    try:
+        with _client(ns) as client:
+            return int(what(client))
+    except ConfigError as exc:
+        _err(str(exc))
+        return 2
+    except Unreachable as exc:
+        _err(str(exc))
+        return 1
+
+
+def ping(ns: Any) -> int:
+    def run(client: Client) -> int:
+        rtt = client.ping()
+        print(f"pong from {client.node} ({ns.address}) in {rtt * 1000:.2f} ms")
+        return 0
+    code = _talk(ns, run)
+    if code == 1:
+        print(f"pang: no node answered at {ns.address}")
+    return code
+
+
+def ls(ns: Any) -> int:
+    def run(client: Client) -> int:
+        info = client.info()
+        if ns.json:
+            print(json.dumps(info, indent=2, sort_keys=True))
+            return 0
+        print(f"node {info['node']} at {info['address']}")
+        print("nodes:")
+        for peer in info["nodes"] or [{"name": "(none)", "address": "", "state": ""}]:
+            print(f"  {peer['name'] or '?':<28} {peer['state']:<11} {peer['address']}")
+        print("agents:")
+        for agent in info["agents"] or [{"class": "(none)", "id": "", "name": "", "kind": ""}]:
+            label = f"{agent['class']} {agent['name'] or ''}".strip()
+            print(f"  {label:<28} {agent['kind']:<7} {agent['id']}")
+        print("names:")
+        for name in info["names"]["local"]:
+            print(f"  {name} (local)")
+        for name, where in info["names"]["global"].items():
+            print(f"  {name} (global): {where}")
+        return 0
+    return _talk(ns, run)
+
+
+def stop(ns: Any) -> int:
+    def run(client: Client) -> int:
+        print(f"stopping {client.stop()}")
+        return 0
+    return _talk(ns, run)
+
+
+def keys(ns: Any) -> int:
+    try:
+        public, secret = create_keys(ns.dir, ns.name)
+    except OSError as exc:
+        _err(f"cannot write keys in {ns.dir!r}: {exc}")
+        return 2
+    key = public.read_text().split('public-key = "')[1].split('"')[0]
+    print(f"public key: {key}\nwrote {public} (share it) and {secret} (keep it secret)")
+    return 0
