@@ -111,6 +111,7 @@ _decoders: dict[int, Callable[[list[Any]], Any]] = {EXT_TUPLE: tuple}
 _models: dict[str, Any] = {}
 _exceptions: dict[str, type[BaseException]] = {}
 _exception_names: dict[type, str] = {}
+_ref_classes: list[type] = []
 
 
 def register_ref_type(cls: type[T], to_wire: Callable[[T], Iterable[Any]],
@@ -118,7 +119,8 @@ def register_ref_type(cls: type[T], to_wire: Callable[[T], Iterable[Any]],
     """Teach the codec a ref type of a higher layer (the hook that keeps layers apart).
 
     Args:
-        cls: The exact class to encode (subclasses are not matched).
+        cls: The class to encode; its subclasses travel as it does (a
+            ``SupervisorRef`` arrives as a plain agent ref).
         to_wire: Return the ref's msgpack-native fields: ``(id, class_name,
             node)`` for an agent ref, ``(id, node)`` for a monitor ref.
         from_wire: Build a ref from those fields (called with them as
@@ -133,6 +135,7 @@ def register_ref_type(cls: type[T], to_wire: Callable[[T], Iterable[Any]],
         raise ValueError(msg)
     tag = _TAGS[code]
     _encoders[cls] = lambda ref: [tag, *to_wire(ref)]
+    _ref_classes.append(cls)
     _decoders[code] = lambda fields: from_wire(*fields)
 
 
@@ -198,6 +201,10 @@ def _default(obj: Any) -> Any:
     encoder = _encoders.get(type(obj))
     if encoder is not None:
         return encoder(obj)
+    for ref_class in _ref_classes:
+        if isinstance(obj, ref_class):  # a subclass of a ref type: remembered for next time
+            encoder = _encoders[type(obj)] = _encoders[ref_class]
+            return encoder(obj)
     if isinstance(obj, tuple):
         return [_TUPLE_TAG, *obj]
     if isinstance(obj, BaseException):

@@ -247,11 +247,16 @@ class ChildSpec(_Spec):
     ``"infinity"``; None means 5000 for a worker and ``"infinity"`` for a
     supervisor. ``type`` None means ``start.__otp_child_type__`` or ``"worker"``.
     ``name`` registers the started agent; ``kind`` None is the agent's default.
+    ``node`` places the child on another node: a node name, or a list of
+    candidates tried in order (the first connected one wins, on every
+    restart); ``start`` must then be an agent class that the other node can
+    import (not one defined in ``__main__`` or inside a function).
 
     Codes: ``missing_id``, ``invalid_id``, ``missing_start``, ``invalid_mfa``
     (start, args or kwargs), ``invalid_restart_type``, ``invalid_shutdown``,
     ``invalid_child_type``, ``invalid_significant``, ``bad_combination``,
-    ``invalid_name``, ``invalid_kind``, ``unknown_key``, ``invalid_child_spec``.
+    ``invalid_name``, ``invalid_kind``, ``invalid_node``, ``unknown_key``,
+    ``invalid_child_spec``.
     """
 
     _label: ClassVar[str] = "child spec"
@@ -268,6 +273,13 @@ class ChildSpec(_Spec):
     significant: bool = False
     name: str | None = None
     kind: Kind | None = None
+    node: str | tuple[str, ...] | None = None
+
+    @property
+    def candidates(self) -> tuple[str, ...]:
+        """The nodes ``node`` names, in order of preference (empty: this node)."""
+        node = self.node
+        return () if node is None else (node,) if isinstance(node, str) else node
 
     def _describe(self) -> str:
         return f"child {self.id!r}"
@@ -318,7 +330,28 @@ class ChildSpec(_Spec):
                  "use a non-empty str, or None")
         _require(kind is None or _one_of(kind, _KINDS), "invalid_kind", who, "kind", kind,
                  _use(_KINDS) + ", or None for the agent's default")
+        _check_node(d, who)
         return d
+
+
+def _check_node(d: dict[str, Any], who: str) -> None:
+    node = d.get("node")
+    if node is None:
+        return
+    if isinstance(node, (list, tuple)):
+        node = d["node"] = tuple(node)
+        ok = bool(node) and all(isinstance(n, str) and "@" in n for n in node)
+    else:
+        ok = isinstance(node, str) and "@" in node
+    _require(ok, "invalid_node", who, "node", node,
+             "use a node name 'name@host', a list of them, or None for this node")
+    start = d["start"]
+    where = getattr(start, "__module__", None)
+    qualname = getattr(start, "__qualname__", "")
+    movable = isinstance(start, type) and where not in (None, "__main__") and "<locals>" not in qualname
+    _require(movable, "invalid_node", who, "start", start,
+             "a child placed on another node needs an agent class defined at the top level "
+             "of a module that node can import (not in __main__ or inside a function)")
 
 
 class SupFlags(_Spec):

@@ -7,6 +7,7 @@ import enum
 import socket
 import threading
 from collections import OrderedDict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -76,9 +77,22 @@ class SlotRef:
         return hash(self.id)
 
 
-register_ref_type(FakeRef, lambda r: (r.id, r.class_name, r.node), FakeRef)
-register_ref_type(SlotRef, lambda r: (r.id, r.class_name, r.node), SlotRef)
-register_ref_type(FakeMonitorRef, lambda m: (m.id, m.node), FakeMonitorRef, code=EXT_MONITOR_REF)
+@pytest.fixture(autouse=True)
+def fake_ref_types() -> Iterator[None]:
+    """Register the fake ref types for each test, then put back the real ones (AgentRef's,
+    registered by otp.node): the codec's registry is process-wide, and other test
+    modules send real refs between nodes."""
+    saved = dict(codec._encoders), dict(codec._decoders), list(codec._ref_classes)
+    register_ref_type(FakeRef, lambda r: (r.id, r.class_name, r.node), FakeRef)
+    register_ref_type(SlotRef, lambda r: (r.id, r.class_name, r.node), SlotRef)
+    register_ref_type(FakeMonitorRef, lambda m: (m.id, m.node), FakeMonitorRef,
+                      code=EXT_MONITOR_REF)
+    yield
+    codec._encoders.clear()
+    codec._encoders.update(saved[0])
+    codec._decoders.clear()
+    codec._decoders.update(saved[1])
+    codec._ref_classes[:] = saved[2]
 
 
 @register_model

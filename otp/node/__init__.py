@@ -33,6 +33,7 @@ __all__ = [
     "create_keys",
     "current",
     "demonitor_nodes",
+    "import_path",
     "monitor_nodes",
     "nodes",
     "register_global",

@@ -6,6 +6,11 @@ callable is called and the supervisor links to the ref it returns. The
 result is a ref, ``(ref, info)``, or None (``ignore``); anything else is a
 start error ``("bad_return", value)``.
 
+Placement: a spec with ``node`` starts its child on the first connected
+candidate node (``otp.node`` remote spawn, linked to the supervisor before
+``on_start`` runs there); this node's own name means here. When that node
+is lost the link fires with ``noconnection`` and the restart picks again.
+
 Shutdown (OTP's shutdown/2, item S9): the supervisor unlinks, monitors the
 child, then either kills it (``brutal_kill``) or asks it to shut down
 through its system lane and kills it after ``shutdown`` milliseconds.
@@ -16,9 +21,20 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
+import otp.node
 from otp.actor import AgentActor, AgentRef, Down, Exit, Inbox, Steps, WaitFor, register
 from otp.actor._agent import Ignore
-from otp.errors import KILLED, NOPROC, SHUTDOWN, AlreadyStarted, AskTimeout, StartError, is_shutdown
+from otp.errors import (
+    KILLED,
+    NOCONNECTION,
+    NOPROC,
+    SHUTDOWN,
+    AgentExit,
+    AlreadyStarted,
+    AskTimeout,
+    StartError,
+    is_shutdown,
+)
 
 if TYPE_CHECKING:
     from otp.specs import ChildSpec
@@ -68,6 +84,10 @@ def start_spec(spec: ChildSpec, args: tuple[Any, ...], kwargs: dict[str, Any],
     ``on_loop``: the supervisor runs on the node loop and awaits the waits.
     """
     start = spec.start
+    if spec.node is not None:
+        where = _placement(spec)
+        if where is not None:
+            return (yield from _start_remote(spec, where, args, kwargs, parent))
     if isinstance(start, type) and issubclass(start, AgentActor):
         try:
             ref = yield from start._otp_spawn_steps(args, kwargs, spec.name, parent, spec.kind,
@@ -96,6 +116,41 @@ def start_spec(spec: ChildSpec, args: tuple[Any, ...], kwargs: dict[str, Any],
         raise ChildStartFailed(("bad_return", result))
     _adopt(result, spec, parent)
     return result, info
+
+
+def _placement(spec: ChildSpec) -> str | None:
+    """The node to start a placed child on; None means this node. ChildStartFailed if none is up."""
+    node = otp.node.current()
+    if node is None:
+        msg = (f"child {spec.id!r} is placed on {list(spec.candidates)} but no node runs in this "
+               "process: call otp.node.start(...) first")
+        raise ChildStartFailed(("no_node", msg))
+    connected = set(node.nodes())
+    for candidate in spec.candidates:
+        if candidate == node.name:
+            return None
+        if candidate in connected:
+            return candidate
+    raise ChildStartFailed((NOCONNECTION, list(spec.candidates)))
+
+
+def _start_remote(spec: ChildSpec, where: str, args: tuple[Any, ...], kwargs: dict[str, Any],
+                  parent: AgentRef[Any]) -> Steps:
+    node = otp.node.current()
+    assert node is not None
+    try:
+        path = otp.node.import_path(spec.start)
+        ref = yield from node.spawner.steps(where, path, args, kwargs, spec.name, parent,
+                                            spec.kind)
+    except StartError as exc:
+        raise ChildStartFailed(exc.reason) from exc
+    except AgentExit as exc:
+        raise ChildStartFailed(exc.reason) from exc
+    except AskTimeout as exc:
+        raise ChildStartFailed(("timeout", where)) from exc
+    except Exception as exc:  # noqa: BLE001 - a bad path or arguments: a start error
+        raise ChildStartFailed(exc) from exc
+    return ref, None
 
 
 def _adopt(ref: AgentRef[Any], spec: ChildSpec, parent: AgentRef[Any]) -> None:
