@@ -4,7 +4,9 @@ Layers (DESIGN.md), bottom up: ``otp.errors`` (exceptions, exit reasons);
 ``otp._log``, ``otp.specs`` and ``otp.codec`` (logging set-up, validated specs,
 the wire format); ``otp.actor`` (agents of the thread and async kinds, refs,
 links, monitors, names, timers; pykka lives there); ``otp.supervision``
-(supervisors); ``otp.cli`` (``otp-node``). This file pulls together the
+(supervisors) and ``otp.node`` (nodes linked by ZeroMQ: remote refs, remote
+spawn, global names, placement of supervised children; zmq lives in
+``otp.node.transport``); ``otp.cli`` (``otp-node``). This file pulls together the
 public API.
 """
 
@@ -31,6 +33,8 @@ from otp.actor import send_after as send_after
 from otp.actor import shutdown_all as shutdown_all
 from otp.actor import unregister as unregister
 from otp.actor import whereis as whereis
+from otp.node import NodeDown as NodeDown
+from otp.node import NodeUp as NodeUp
 from otp.specs import Backoff as Backoff
 from otp.specs import ChildSpec as ChildSpec
 from otp.specs import SupFlags as SupFlags
@@ -57,6 +61,8 @@ __all__ = [
     "Ignore",
     "Inbox",
     "MonitorRef",
+    "NodeDown",
+    "NodeUp",
     "SupFlags",
     "Supervisor",
     "SupervisorRef",

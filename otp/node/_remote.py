@@ -23,7 +23,7 @@ from otp import codec
 from otp.actor import AgentRef, Down
 from otp.actor._messages import MonitorRef, next_monitor_ref
 from otp.actor._process import dead_letter, lookup, new_id
-from otp.actor._wire import to_wire
+from otp.actor._wire import STOP, to_wire
 from otp.errors import NOCONNECTION, NOPROC, AgentExit
 from otp.node._peer import next_corr
 from otp.node._protocol import (
@@ -110,13 +110,17 @@ class RemoteProcess:
             return
         corr = next_corr()
         peer.asks[corr] = future
+        if kind == STOP:
+            peer.stops[corr] = (self.ref, message.reason)
         try:
             sent = peer.send((OP_ASK, self.ref, kind, payload, corr))
         except BaseException:
             peer.asks.pop(corr, None)
+            peer.stops.pop(corr, None)
             raise
         if not sent:
             peer.asks.pop(corr, None)
+            peer.stops.pop(corr, None)
             future.set_exception((AgentExit, no_connection(self.ref), None))
 
     def deliver(self, message: Any) -> None:
@@ -227,11 +231,15 @@ class _ExitWaiter:
             mark_dead(message.agent, message.reason)
             self.event.set()
             if self.loop is not None and self.future is not None:
-                fut = self.future
                 try:
-                    self.loop.call_soon_threadsafe(lambda: fut.done() or fut.set_result(None))
+                    self.loop.call_soon_threadsafe(_resolve, self.future)
                 except RuntimeError:
                     pass
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 class DeadProcess:

@@ -288,11 +288,11 @@ class Transport:
                                traceback=_log.format_traceback(exc))
 
     def _round(self) -> None:
-        timeout = None
+        timeout: int | None = None
         if self._timers:
-            timeout = max(0.0, (self._timers[0][0] - time.monotonic()) * 1000.0)
+            timeout = max(0, int((self._timers[0][0] - time.monotonic()) * 1000.0) + 1)
         if self._calls:
-            timeout = 0.0
+            timeout = 0
         for sock, _event in self._poller.poll(timeout):
             if sock is self.router:
                 self._read_router()
