@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 from otp import _log
 from otp.actor import _names
 from otp.actor._messages import WAKE, Down, Exit
-from otp.errors import KILL, KILLED, NORMAL, AgentExit, NoProc, format_reason
+from otp.errors import KILL, KILLED, NOCONNECTION, NORMAL, AgentExit, NoProc, format_reason
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -106,14 +106,15 @@ def dead_letter(target: Any, message: Any, future: Any = None, *, queued: bool =
 
     ``queued`` marks a message that reached the mailbox while the agent was
     alive: its ask fails with ``AgentExit`` carrying the exit reason. Asking an
-    agent already dead fails with ``NoProc``.
+    agent already dead fails with ``NoProc``, unless it is a remote agent cut
+    off by the loss of its node: ``AgentExit`` with reason ``noconnection``.
     """
     global _dead_count  # noqa: PLW0603 - the counter is this module's state
     with _dead_lock:
         _dead_count += 1
     if future is not None:
         reason = getattr(target._proc, "reason", None)
-        if queued and reason is not None:
+        if (queued or reason == NOCONNECTION) and reason is not None:
             exc: AgentExit = AgentExit(
                 f"{target} exited with {format_reason(reason)} before replying", reason, target)
         else:

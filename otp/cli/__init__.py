@@ -51,6 +51,14 @@ exit codes:
   2  usage or configuration error (bad option, address, cookie or key)
   3  start: the listen address could not be bound (in use?)"""
 
+CONTROL_DOC = """\
+It connects as a hidden client: it proves the cookie as a node does, but
+the node does not take it for a peer. The cookie comes from --cookie,
+--cookie-file, $OTP_COOKIE or ~/.otp/cookie, and must be the node's.
+
+exit codes: 0 done; 1 no answer within --timeout, or refused (wrong
+cookie?); 2 bad option, address, cookie or key."""
+
 COOKIE_HELP = "the cluster's shared secret (visible in ps: prefer --cookie-file or $OTP_COOKIE)"
 
 
@@ -95,8 +103,11 @@ def build_parser() -> argparse.ArgumentParser:
     for name, text in (("ping", "check that a node answers; print its name and round trip"),
                        ("ls", "list a node's peers, agents and names"),
                        ("stop", "stop a node: its supervision trees in order, then the node")):
-        c = sub.add_parser(name, help=text, description=text)
-        c.add_argument("address", metavar="ADDR", help="the node's listen address")
+        c = sub.add_parser(name, help=text, description=f"{text}.\n\n{CONTROL_DOC}",
+                           formatter_class=raw)
+        c.add_argument("address", metavar="ADDR",
+                       help="the node's listen address, tcp://HOST:PORT or ipc:///path "
+                            "(ADDR#curve=KEY if the node uses CURVE)")
         c.add_argument("--timeout", type=float, default=5.0, metavar="SECONDS",
                        help="how long to wait for the node (default: %(default)s)")
         if name == "ls":

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 import threading
+import time
+from pathlib import Path
 from typing import Any
 
 from otp import _log
-from otp.actor import AgentActor, shutdown_all
-from otp.errors import OTPError
+from otp.actor import AgentActor
+from otp.errors import KILLED, SHUTDOWN, OTPError
 from otp.node import ConfigError, create_keys
 from otp.node import start as start_node
 from otp.node._client import Client, Unreachable
@@ -39,7 +42,11 @@ KEYS_DOC = """\
 Write a CURVE key pair for a node: DIR/NAME.key (public: copy it into the
 --curve-allow directory of every node that must accept this one) and
 DIR/NAME.key_secret (secret, mode 0600: pass it as --curve-secret).
-Prints the public key; peers join this node with ADDR#curve=PUBLIC_KEY."""
+Prints the public key; peers join this node with ADDR#curve=PUBLIC_KEY.
+Existing key files are never overwritten (exit code 2)."""
+
+
+_KEY_NAME = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.@")
 
 
 def _err(msg: str) -> None:
@@ -92,12 +99,33 @@ def _spawn(cls: type[AgentActor], name: str | None) -> None:
     cls.spawn(name=name)
 
 
-def _stop_trees() -> int:
-    """Stop every tree in order; return how many agents had to be killed."""
+def _stop_trees(timeout: float = 10.0) -> int:
+    """Stop the supervision trees one at a time, newest root first; return how many were killed.
+
+    Each root (an agent with no parent: a supervisor stops its own tree in
+    reverse start order) is asked to shut down and waited for, up to
+    ``timeout`` seconds, before the next one is asked, as OTP stops its
+    applications. Agents left over (children of remote parents, say) are
+    then asked together under one deadline. An agent that outlives its
+    deadline is killed.
+    """
     from otp.actor._process import live
 
-    shutdown_all(timeout=10.0)
-    return sum(1 for p in live() if not p.dead)
+    killed = 0
+    for proc in reversed(live()):
+        if proc.dead or getattr(proc, "parent", None) is not None:
+            continue
+        proc.request_shutdown(SHUTDOWN)
+        if not proc.wait_exit(timeout) and proc.die(KILLED):
+            killed += 1
+    rest = [proc for proc in reversed(live()) if not proc.dead]
+    for proc in rest:
+        proc.request_shutdown(SHUTDOWN)
+    deadline = time.monotonic() + timeout
+    for proc in rest:
+        if not proc.wait_exit(max(0.0, deadline - time.monotonic())) and proc.die(KILLED):
+            killed += 1
+    return killed
 
 
 def _client(ns: Any) -> Client:
@@ -105,7 +133,11 @@ def _client(ns: Any) -> Client:
                   curve_secret=ns.curve_secret, curve_allow=ns.curve_allow, timeout=ns.timeout)
 
 
+COOKIE_SOURCES = "--cookie, --cookie-file, $OTP_COOKIE or ~/.otp/cookie"
+
+
 def _talk(ns: Any, what: Any) -> int:
+    """Run ``what(client)`` on a connected client; map failures to exit codes 1 and 2."""
     try:
         with _client(ns) as client:
             return int(what(client))
@@ -113,7 +145,15 @@ def _talk(ns: Any, what: Any) -> int:
         _err(str(exc))
         return 2
     except Unreachable as exc:
-        _err(str(exc))
+        hint = ""
+        if exc.reason in ("bad_cookie", "rejected"):
+            hint = f"; both sides need the same cookie (from {COOKIE_SOURCES})"
+        elif exc.reason == "timeout" and ns.curve_secret is None:
+            hint = "; a node that uses CURVE needs --curve-secret and ADDR#curve=KEY"
+        _err(f"{exc}{hint}")
+        if ns.command == "ping":
+            why = "no node answered" if exc.reason == "timeout" else f"refused ({exc.reason})"
+            print(f"pang: {why} at {ns.address}")
         return 1
 
 
@@ -122,10 +162,7 @@ def ping(ns: Any) -> int:
         rtt = client.ping()
         print(f"pong from {client.node} ({ns.address}) in {rtt * 1000:.2f} ms")
         return 0
-    code = _talk(ns, run)
-    if code == 1:
-        print(f"pang: no node answered at {ns.address}")
-    return code
+    return _talk(ns, run)
 
 
 def ls(ns: Any) -> int:
@@ -136,13 +173,19 @@ def ls(ns: Any) -> int:
             return 0
         print(f"node {info['node']} at {info['address']}")
         print("nodes:")
-        for peer in info["nodes"] or [{"name": "(none)", "address": "", "state": ""}]:
+        for peer in info["nodes"]:
             print(f"  {peer['name'] or '?':<28} {peer['state']:<11} {peer['address']}")
+        if not info["nodes"]:
+            print("  (none)")
         print("agents:")
-        for agent in info["agents"] or [{"class": "(none)", "id": "", "name": "", "kind": ""}]:
+        for agent in info["agents"]:
             label = f"{agent['class']} {agent['name'] or ''}".strip()
             print(f"  {label:<28} {agent['kind']:<7} {agent['id']}")
+        if not info["agents"]:
+            print("  (none)")
         print("names:")
+        if not info["names"]["local"] and not info["names"]["global"]:
+            print("  (none)")
         for name in info["names"]["local"]:
             print(f"  {name} (local)")
         for name, where in info["names"]["global"].items():
@@ -159,11 +202,24 @@ def stop(ns: Any) -> int:
 
 
 def keys(ns: Any) -> int:
+    if not ns.name or not set(ns.name) <= _KEY_NAME:
+        _err(f"--name {ns.name!r}: use letters, digits, '-', '_', '.' and '@' (a file name stem)")
+        return 2
+    directory = Path(ns.dir)
+    for path in (directory / f"{ns.name}.key", directory / f"{ns.name}.key_secret"):
+        if path.exists():
+            _err(f"{str(path)!r} already exists: keys are never overwritten (a node may be "
+                 "using them); remove it first or choose another --name")
+            return 2
+    old = os.umask(0o077)  # the secret key is never readable by others, not even for a moment
     try:
-        public, secret = create_keys(ns.dir, ns.name)
+        public, secret = create_keys(directory, ns.name)
+        public.chmod(0o644)  # the public key is meant to be copied around
     except OSError as exc:
         _err(f"cannot write keys in {ns.dir!r}: {exc}")
         return 2
+    finally:
+        os.umask(old)
     key = public.read_text().split('public-key = "')[1].split('"')[0]
     print(f"public key: {key}\nwrote {public} (share it) and {secret} (keep it secret)")
     return 0
