@@ -29,7 +29,9 @@ from otp.node.transport import Link, Transport
 __all__ = ["Node", "NodeDown", "NodeUp"]
 
 _HANDSHAKE_TIMEOUT = 5.0
+_RETRY_MIN, _RETRY_MAX = 0.5, 10.0  # seconds between attempts after a failed security handshake
 _OPEN_CHALLENGES = 256
+_HIDDEN_SESSIONS = 64  # hidden clients (otp-node ping, ls) remembered; the oldest are forgotten
 
 _log_node = _log.get_logger()
 
@@ -67,7 +69,8 @@ class Node:
         self.peers: dict[str, Peer] = {}  # by name, once known
         self.joining: list[Peer] = []  # joined by address, name not yet known
         self.sessions: dict[bytes, _Session] = {}  # authenticated inbound connections
-        self.challenges: dict[bytes, tuple[bytes, bytes, float]] = {}  # rid -> (theirs, ours, t)
+        # rid -> (their nonce, ours, when, the name they gave)
+        self.challenges: dict[bytes, tuple[bytes, bytes, float, str]] = {}
         self.names = GlobalNames(self)
         self.spawner = Spawner(self)
         self.watchers: set[AgentRef[Any]] = set()
@@ -185,7 +188,7 @@ class Node:
             _tag, name, their_nonce, their_proof = message
             expected = proof(self.cookie, b"B", peer.nonce, their_nonce, str(name))
             if not isinstance(their_proof, bytes) or not hmac.compare_digest(their_proof, expected):
-                self._reject_link(peer, "bad_cookie", f"{name} did not prove the cookie")
+                self._reject_link(peer, "bad_cookie", f"{name} did not prove the cookie", tell=True)
                 return
             peer.name = str(name)
             mine = proof(self.cookie, b"A", their_nonce, peer.nonce, self.name)
@@ -212,6 +215,7 @@ class Node:
                 self._retire(other)
             self.peers[name] = peer
         link.reading(False)
+        peer.retry = 0.0
         peer.go_up()
         for entry in known if isinstance(known, list) else ():
             if isinstance(entry, tuple) and len(entry) == 3:
@@ -223,13 +227,21 @@ class Node:
         if link is not None:
             link.close()
 
-    def _reject_link(self, peer: Peer, reason: str, detail: str) -> None:
+    def _reject_link(self, peer: Peer, reason: str, detail: str, *, tell: bool = False) -> None:
+        """Give up a link; with ``tell``, say why on it first (the listener logs it too)."""
         self.rejected += 1
         _log_node.warning("peer_rejected", address=peer.address, peer=peer.name, reason=reason,
                           detail=detail)
         if peer.state is UP:
             self._lost(peer)
-        self._retire(peer)
+        link = peer.go_down(REJECTED)
+        if link is not None and tell:
+            link.send(self.codec.encode(("rejected", reason)))
+            link.reading(False)
+            # a socket closed at once (linger 0) would discard the frame just queued
+            self.transport.call_later(0.2, link.close)
+        elif link is not None:
+            link.close()
         if peer in self.joining:
             self.joining.remove(peer)
 
@@ -256,6 +268,15 @@ class Node:
             self._hello(rid, message)
         elif isinstance(message, tuple) and message and message[0] == "auth":
             self._auth(rid, message)
+        elif isinstance(message, tuple) and message and message[0] == "rejected" \
+                and rid in self.challenges:
+            # the connecting side found our proof wrong: log it here too (a wrong cookie
+            # on either side shows on both)
+            _theirs, _ours, _t, name = self.challenges.pop(rid)
+            reason = "bad_cookie" if message[1:] == ("bad_cookie",) else "rejected_by_peer"
+            self.rejected += 1
+            _log_node.warning("peer_rejected", peer=name, reason=reason,
+                              detail=f"{name} says we did not prove the cookie: same cookie?")
         else:
             self.rejected += 1
             self.codec.dropped["unauthenticated"] += 1
@@ -270,7 +291,7 @@ class Node:
             oldest = min(self.challenges, key=lambda r: self.challenges[r][2])
             del self.challenges[oldest]
         ours = nonce()
-        self.challenges[rid] = (message[3], ours, time.monotonic())
+        self.challenges[rid] = (message[3], ours, time.monotonic(), str(message[2])[:200])
         mine = proof(self.cookie, b"B", message[3], ours, self.name)
         self.transport.reply(rid, self.codec.encode(("challenge", self.name, ours, mine)))
 
@@ -280,20 +301,82 @@ class Node:
             self._refuse(rid, "unauthenticated", "auth without a challenge")
             return
         _tag, name, their_proof, address, key, hidden = message
-        theirs, ours, _t = open_
+        theirs, ours, _t, _name = open_
         expected = proof(self.cookie, b"A", ours, theirs, str(name))
         if not isinstance(their_proof, bytes) or not hmac.compare_digest(their_proof, expected):
-            self._refuse(rid, "bad_cookie", f"{name!r} did not prove the cookie")
+            self._refuse(rid, "bad_cookie", f"{name!r} did not prove the cookie", name)
             return
-        self.sessions[rid] = _Session(str(name), bool(hidden))
+        name = str(name)
+        if not hidden and not self._peer_authenticated(rid, name, address):
+            return
+        if hidden:
+            self._bound_hidden_sessions()
+        self.sessions[rid] = _Session(name, bool(hidden))
         known = [(p.name, p.address, p.key) for p in self.up_peers() if p.name != name]
         self.transport.reply(rid, self.codec.encode(("welcome", self.name, known)))
         if not hidden:
-            self.ensure_peer(str(name), address, key)
+            self.ensure_peer(name, address, key)
+            peer = self.peers.get(name)
+            if peer is not None:
+                if isinstance(address, str):
+                    peer.advertised = address
+                if peer.state is CONNECTING:
+                    peer.inbound = True  # it may ask before our link is up: queue the replies
 
-    def _refuse(self, rid: bytes, reason: str, detail: str) -> None:
+    def _bound_hidden_sessions(self) -> None:
+        """Forget the oldest hidden clients: their connections close unseen (the ROUTER does
+        not say which), so without a bound each `otp-node ping` would be kept for ever."""
+        hidden = [r for r, s in self.sessions.items() if s.hidden]
+        for rid in hidden[:max(0, len(hidden) - _HIDDEN_SESSIONS + 1)]:
+            del self.sessions[rid]
+
+    def _peer_authenticated(self, rid: bytes, name: str, address: Any) -> bool:
+        """Reconcile a node that has proved the cookie with what we know of its name.
+
+        Two connections carry a pair's traffic (each side's link to the other's
+        ROUTER); both sides must agree that the pair is up or lost, or a side
+        that has fired ``noconnection`` would drop the frames of one that has not:
+
+        * Its name is ours, or that of a peer that is up and told us before that
+          it listens at another address: another node with that name, refused
+          (else the two would take turns at being the peer of that name).
+        * It authenticates again while we still hold a session from its previous
+          connection: it has lost its link to us (and fired ``noconnection`` on
+          its side), so we lose it too, then reconnect.
+        * The peer of that name is not up, and was given up (rejected) or is
+          reached at another address: the node was restarted, maybe elsewhere;
+          start afresh at the address it gives. (A peer that is up keeps the
+          address we know it by: ``localhost`` and ``127.0.0.1`` are one place.)
+
+        Returns False if the connection was refused.
+        """
+        peer = self.peers.get(name)
+        if name == self.name or (peer is not None and peer.state is UP and peer.advertised
+                                 and address != peer.advertised):
+            where = self.address if peer is None else peer.advertised
+            self._refuse(rid, "duplicate_name", f"a node named {name} is already up at {where}",
+                         name)
+            return False
+        replace = (peer is not None and peer.state is not UP and isinstance(address, str)
+                   and (peer.state is REJECTED or address != peer.address))
+        stale = [r for r, s in self.sessions.items() if s.name == name and not s.hidden]
+        if stale:
+            for old in stale:
+                del self.sessions[old]
+            if peer is not None and peer.state is UP:
+                _log_node.warning("peer_reconnected", node=self.name, peer=name,
+                                  detail="it lost its link to us: losing ours too")
+                self._lost(peer)
+                self._reconnect(peer)
+        if replace and peer is not None:
+            self._retire(peer)
+            del self.peers[name]
+        return True
+
+    def _refuse(self, rid: bytes, reason: str, detail: str, peer: Any = None) -> None:
         self.rejected += 1
-        _log_node.warning("peer_rejected", reason=reason, detail=detail)
+        _log_node.warning("peer_rejected", peer=None if peer is None else str(peer)[:200],
+                          reason=reason, detail=detail)
         self.transport.reply(rid, self.codec.encode(("rejected", reason)))
 
     def _control(self, rid: bytes, message: Any) -> None:
@@ -329,6 +412,39 @@ class Node:
         self.rejected += 1
         _log_node.warning("peer_rejected", address=address, reason=reason)
 
+    def on_link_rejected(self, link: Link, reason: str) -> None:
+        """Our link's security handshake failed (CURVE).
+
+        libzmq would reconnect at once, and both nodes would log a rejection
+        hundreds of times a second. A refused key (``curve_auth``) or a
+        mismatch (``curve_protocol``: one side without CURVE) is given up; any
+        other failure (a wrong server key, a connection cut mid-handshake) is
+        retried after a delay that doubles up to ``_RETRY_MAX`` seconds.
+        """
+        peer = link.owner
+        if peer is None or peer.link is not link:
+            self.on_rejected(link.address, reason)
+            return
+        if reason == "curve_auth":
+            self._reject_link(peer, reason, f"{link.address} does not accept our CURVE key: is "
+                              "our public key in its --curve-allow directory? (not retried)")
+        elif reason == "curve_protocol":
+            self._reject_link(peer, reason, f"{link.address}: the security handshake failed: "
+                              "is CURVE on at one end only? (not retried)")
+        else:
+            self.on_rejected(link.address, reason)
+            if peer.state is UP:
+                self._lost(peer)
+            peer.retry = min(_RETRY_MAX, max(_RETRY_MIN, peer.retry * 2))
+            old = peer.go_down(CONNECTING)
+            if old is not None:
+                old.close()
+            self.transport.call_later(peer.retry, self._retry, peer)
+
+    def _retry(self, peer: Peer) -> None:
+        if peer.state is CONNECTING and peer.link is None:
+            self._connect(peer)
+
     def _up(self, peer: Peer) -> None:
         name = peer.name
         assert name is not None
@@ -359,6 +475,7 @@ class Node:
             target._proc.remove_monitor(mref)
         asks = list(peer.asks.items())
         peer.asks.clear()
+        peer.stops.clear()
         for _corr, future in asks:
             exc = AgentExit(f"node {name!r} was lost before it replied (noconnection)",
                             NOCONNECTION, None)

@@ -14,7 +14,7 @@ from otp import _log
 from otp.actor import Down
 from otp.actor._process import dead_letter
 from otp.actor._wire import from_wire
-from otp.errors import NOPROC
+from otp.errors import NOPROC, AgentExit
 from otp.node._peer import Reply
 from otp.node._protocol import (
     OP_ASK,
@@ -75,6 +75,12 @@ def _ask(node: Node, peer: Peer, target: Any, kind: int, payload: Any, corr: int
 
 
 def _reply(node: Node, peer: Peer, corr: int, ok: bool, value: Any) -> None:
+    stop = peer.stops.pop(corr, None)
+    if stop is not None:  # the answer to a stop(): the agent has exited
+        if ok:
+            mark_dead(stop[0], stop[1])
+        elif isinstance(value, AgentExit):  # it had exited before the stop was reached
+            mark_dead(stop[0], value.reason)
     future = peer.asks.pop(corr, None)
     if future is None:
         sink = peer.spawns.pop(corr, None)

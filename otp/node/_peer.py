@@ -5,7 +5,9 @@ unencodable one fails there, with ``CodecError``) and queued; if no one is
 flushing, the sender becomes the flusher and sends what has queued up, many
 messages per frame when they queue faster than they leave (group commit).
 One flusher at a time touches the link's socket; order per sender and
-receiver is kept because the queue is one list.
+receiver is kept because the queue is one list. While the link is coming
+up (the first time, or again once the peer has proved the cookie on its own
+connection to us) messages queue; after a loss they are dropped.
 
 What spans the link is kept here so that its loss can fire it: links
 between local and remote agents, monitors in both directions, and asks
@@ -46,9 +48,14 @@ class Peer:
         self.transport = transport
         self.name = name  # learned from the challenge when joined by address
         self.address = address
+        self.advertised: str | None = None  # the address it gave when it connected to us
         self.key = key
         self.state = CONNECTING
         self.ever_up = False
+        # The peer has proved the cookie on its own connection to us, so our link to it is
+        # coming up: queue for it meanwhile, as for a first connection. (It may talk to us
+        # before our link is up, after a reconnection too: its asks need our replies.)
+        self.inbound = False
         self.link: Link | None = None
         self.retired: Link | None = None  # a lost link a flusher still holds
         self.lock = threading.Lock()
@@ -56,8 +63,12 @@ class Peer:
         self.flushing = False
         self.nonce = b""  # our nonce in the handshake under way
         self.handshake_timer = 0
+        self.retry = 0.0  # seconds before the next attempt after a failed security handshake
         self.asks: weakref.WeakValueDictionary[int, Any] = weakref.WeakValueDictionary()
         self.spawns: dict[int, Any] = {}  # corr -> reply sink of a remote spawn (kept strongly)
+        # corr -> (remote ref, reason) of a stop() under way: its answer marks the ref dead,
+        # as a local stop() does, even if the asker has given up (so kept strongly).
+        self.stops: dict[int, tuple[Any, Any]] = {}
         self.links: set[tuple[Any, Any]] = set()  # (local ref, remote ref)
         self.mon_out: dict[Any, tuple[Any, Any]] = {}  # mref -> (local watcher, remote target)
         self.mon_in: dict[Any, Any] = {}  # mref -> local target watched from there
@@ -78,8 +89,9 @@ class Peer:
         with self.lock:
             state = self.state
             if state is not UP:
-                if state is CONNECTING and not self.ever_up and len(self.parts) < _QUEUE_LIMIT:
-                    self.parts.append(part)  # the first connection is on its way
+                if (state is CONNECTING and (self.inbound or not self.ever_up)
+                        and len(self.parts) < _QUEUE_LIMIT):
+                    self.parts.append(part)  # the connection is on its way
                     return True
                 return False
             self.parts.append(part)
@@ -134,6 +146,7 @@ class Peer:
         """The link is lost (I/O thread); return it to close unless a flusher still holds it."""
         with self.lock:
             self.state = state
+            self.inbound = False
             self.parts = []
             link, self.link = self.link, None
             if self.flushing and link is not None:

@@ -5,9 +5,11 @@ The handshake (on a link's connection, answered by the peer's ROUTER)::
     A -> B   ("hello", PROTOCOL, a_name, nonce_a)
     B -> A   ("challenge", b_name, nonce_b, hmac(cookie, "B" nonce_a nonce_b b_name))
     A -> B   ("auth", a_name, hmac(cookie, "A" nonce_b nonce_a a_name), a_address, a_key, hidden)
-    B -> A   ("welcome", b_name, peers, global_names)   or   ("rejected", why)
+    B -> A   ("welcome", b_name, peers)   or   ("rejected", why)
 
-Both sides prove the cookie; it never travels. Until B has checked A's proof,
+If B's proof is wrong, A answers ``("rejected", "bad_cookie")`` instead of
+its auth (so B logs the failure too) and gives up the link. Global names
+follow the welcome as operations. Both sides prove the cookie; it never travels. Until B has checked A's proof,
 A's connection touches nothing but a bounded table of open challenges.
 
 After the handshake every frame is a batch of operations, tuples headed by

@@ -7,7 +7,8 @@ The runtime calls it exactly as it calls a local process, so links,
 monitors, supervisors and asks work across nodes unchanged.
 
 A remote process is *alive until known dead*: a DOWN, an exit signal, a
-``noproc`` answer or the loss of its node marks it dead with that reason.
+``noproc`` answer, the answer to its ``stop()`` (as a local stop, it is dead
+once stop returns) or the loss of its node marks it dead with that reason.
 After a lost node returns, refs to its agents work again (if those agents
 still run there).
 """

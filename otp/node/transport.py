@@ -58,8 +58,12 @@ class CurveKeys(NamedTuple):
 def create_keys(directory: str | os.PathLike[str], name: str) -> tuple[Path, Path]:
     """Write ``name.key`` (public) and ``name.key_secret`` in ``directory``; return their paths."""
     Path(directory).mkdir(parents=True, exist_ok=True)
-    public, secret = zmq.auth.create_certificates(str(directory), name)
-    os.chmod(secret, 0o600)
+    umask = os.umask(0o077)  # the secret file is never readable by others, even briefly
+    try:
+        public, secret = zmq.auth.create_certificates(str(directory), name)
+    finally:
+        os.umask(umask)
+    os.chmod(public, 0o644)
     return Path(public), Path(secret)
 
 
@@ -103,6 +107,7 @@ class Handler(Protocol):
     def on_link_frame(self, link: Link, frame: bytes) -> None: ...
     def on_link_connected(self, link: Link) -> None: ...
     def on_link_lost(self, link: Link) -> None: ...
+    def on_link_rejected(self, link: Link, reason: str) -> None: ...
     def on_rejected(self, address: str, reason: str) -> None: ...
 
 
@@ -350,7 +355,7 @@ class Transport:
             elif what == "lost":
                 self.handler.on_link_lost(link)
             elif what is not None:
-                self.handler.on_rejected(link.address, f"curve_{what}")
+                self.handler.on_link_rejected(link, f"curve_{what}")
 
     def _read_router_monitor(self) -> None:
         while True:

@@ -5,6 +5,10 @@
 (``tests/node/remote_agents.py`` as ``remote_agents``). It waits for the
 node's ``node NAME listening on ADDRESS`` line (bounded), and ``stop()``
 sends SIGTERM, then SIGKILL if the node is not gone in 10 s.
+
+``this_node()`` runs this process's own node for a block (module-scoped
+fixtures use it); ``eventually()`` polls, with a bound, for what other
+nodes learn asynchronously.
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
@@ -24,6 +30,35 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 COOKIE = "test-cookie-not-secret"
 START_TIMEOUT = 20.0
+FAST = 0.5
+"""The heartbeat (seconds) of the tests that lose nodes: set on both sides of a link."""
+
+
+@contextmanager
+def this_node(name: str = "t", listen: str = "tcp://127.0.0.1:*", **kwargs: Any) -> Iterator[Any]:
+    """Run this process's node (``otp.node.start`` with the test cookie) for a block."""
+    import otp.node
+
+    old = os.environ.get("OTP_COOKIE")
+    os.environ["OTP_COOKIE"] = COOKIE
+    try:
+        yield otp.node.start(name, listen, **kwargs)
+    finally:
+        otp.node.stop()
+        if old is None:
+            del os.environ["OTP_COOKIE"]
+        else:
+            os.environ["OTP_COOKIE"] = old
+
+
+def eventually(read: Callable[[], Any], expected: Any, timeout: float = 5.0) -> Any:
+    """Poll ``read()`` until it returns ``expected`` (at most ``timeout`` s); return the last value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = read()
+        if value == expected or time.monotonic() > deadline:
+            return value
+        time.sleep(0.02)
 
 
 def node_env(cookie: str = COOKIE) -> dict[str, str]:
@@ -49,6 +84,7 @@ class NodeProcess:
                          self._pump(self.proc.stderr, self.stderr.append)]
         self.name = ""
         self.address = ""
+        self._terminated = False
         if wait:
             self.wait_ready()
 
@@ -95,11 +131,17 @@ class NodeProcess:
     def resume(self) -> None:
         self.signal(signal.SIGCONT)
 
+    def terminate(self) -> None:
+        """Send SIGTERM once (a second one would end the node at once); ``stop()`` waits."""
+        if self.proc.poll() is None and not self._terminated:
+            self._terminated = True
+            self.resume()
+            self.signal(signal.SIGTERM)
+
     def stop(self, timeout: float = 10.0) -> int | None:
         """SIGTERM, wait, then kill; return the exit code."""
         if self.proc.poll() is None:
-            self.resume()
-            self.signal(signal.SIGTERM)
+            self.terminate()
             try:
                 self.proc.wait(timeout)
             except subprocess.TimeoutExpired:
@@ -128,12 +170,16 @@ class NodeProcess:
                 raise AssertionError(msg)
             time.sleep(0.02)
 
-    def info(self, cookie: str = COOKIE, timeout: float = 5.0) -> dict[str, Any]:
-        """What ``otp-node ls --json`` shows, asked in-process (a hidden client)."""
+    def info(self, cookie: str = COOKIE, timeout: float = 5.0, address: str | None = None,
+             **client: Any) -> dict[str, Any]:
+        """What ``otp-node ls --json`` shows, asked in-process (a hidden client).
+
+        With CURVE pass ``address=ADDR#curve=KEY``, ``curve_secret`` and ``curve_allow``.
+        """
         from otp.node._client import Client
 
-        with Client(self.address, cookie=cookie, timeout=timeout) as client:
-            return client.info()
+        with Client(address or self.address, cookie=cookie, timeout=timeout, **client) as c:
+            return c.info()
 
     def cli(self, *args: str, cookie: str = COOKIE, timeout: float = 20.0) -> subprocess.CompletedProcess[str]:
         """Run ``otp-node ARGS`` (e.g. ``ping``, ``ls --json``) against this node's address."""

@@ -16,9 +16,6 @@ from cluster import COOKIE, NodeProcess
 
 import otp.node
 
-FAST = 0.5
-"""The heartbeat (seconds) of the fast-failure tests: on both sides of a link."""
-
 
 @pytest.fixture
 def cluster() -> Iterator[Callable[..., NodeProcess]]:
@@ -42,6 +39,8 @@ def cluster() -> Iterator[Callable[..., NodeProcess]]:
 
     start.many = many  # type: ignore[attr-defined]
     yield start
+    for proc in started:  # all at once: each takes a while to stop its agents
+        proc.terminate()
     for proc in started:
         proc.stop()
 
