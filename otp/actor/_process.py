@@ -34,7 +34,15 @@ from typing import TYPE_CHECKING, Any
 from otp import _log
 from otp.actor import _names
 from otp.actor._messages import WAKE, Down, Exit
-from otp.errors import KILL, KILLED, NOCONNECTION, NORMAL, AgentExit, NoProc, format_reason
+from otp.errors import (
+    KILL,
+    KILLED,
+    NOCONNECTION,
+    NORMAL,
+    AgentExit,
+    NoProc,
+    format_reason,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterable

@@ -20,7 +20,13 @@ from typing import Any
 from otp.actor import AgentRef, drive
 from otp.codec import MAX_FRAME
 from otp.node._node import Node, NodeDown, NodeUp
-from otp.node._protocol import ConfigError, is_loopback, load_cookie, node_name, parse_address
+from otp.node._protocol import (
+    ConfigError,
+    is_loopback,
+    load_cookie,
+    node_name,
+    parse_address,
+)
 from otp.node._remote import local_node
 from otp.node._spawn import SPAWN_TIMEOUT, import_path
 from otp.node.transport import create_keys, load_keys

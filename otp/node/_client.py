@@ -12,7 +12,14 @@ import time
 from typing import Any
 
 from otp.codec import Codec
-from otp.node._protocol import PROTOCOL, ConfigError, load_cookie, nonce, parse_address, proof
+from otp.node._protocol import (
+    PROTOCOL,
+    ConfigError,
+    load_cookie,
+    nonce,
+    parse_address,
+    proof,
+)
 from otp.node.transport import CurveKeys, Dialer, load_keys
 
 __all__ = ["Client", "Unreachable"]

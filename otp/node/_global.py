@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Any
 
 from otp import _log
 from otp.actor import AgentRef, Down
+from otp.actor._future import AgentFuture
 from otp.actor._messages import next_monitor_ref
 from otp.actor._process import new_id
-from otp.actor._future import AgentFuture
 from otp.errors import NameTaken
 from otp.node._peer import next_corr
 from otp.node._protocol import OP_GLOBAL_ADD, OP_GLOBAL_CLAIM, OP_GLOBAL_DEL

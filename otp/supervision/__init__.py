@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 from otp.supervision._dynamic import DynamicSupervisor
-from otp.supervision._sup_ref import SUP_CALL_TIMEOUT, ChildCounts, ChildInfo, SupervisorRef
+from otp.supervision._sup_ref import (
+    SUP_CALL_TIMEOUT,
+    ChildCounts,
+    ChildInfo,
+    SupervisorRef,
+)
 from otp.supervision._supervisor import Supervisor
 
 __all__ = [

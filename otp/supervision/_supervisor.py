@@ -18,11 +18,23 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from otp import _log
 from otp.actor import AgentActor, AgentRef, Exit, Ignore, Steps, drive
-from otp.errors import NORMAL, SHUTDOWN, SpecError, StartError, format_reason, is_shutdown
+from otp.errors import (
+    NORMAL,
+    SHUTDOWN,
+    SpecError,
+    StartError,
+    format_reason,
+    is_shutdown,
+)
 from otp.specs import SupFlags, check_combination
 from otp.supervision._backoff import BackoffState
 from otp.supervision._calls import SupervisorCalls
-from otp.supervision._child import Child, ChildStartFailed, expected_reason, shutdown_children
+from otp.supervision._child import (
+    Child,
+    ChildStartFailed,
+    expected_reason,
+    shutdown_children,
+)
 from otp.supervision._intensity import RestartIntensity
 from otp.supervision._sup_ref import SupervisorRef
 

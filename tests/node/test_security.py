@@ -213,7 +213,7 @@ def test_a_frame_over_the_receivers_limit_is_dropped_there(
 def test_hidden_clients_are_not_remembered_for_ever(start_node: Callable[..., otp.node.Node]
                                                      ) -> None:
     """Each `otp-node ping` is a new connection; the node keeps a bounded number of them."""
-    from otp.node._node import _HIDDEN_SESSIONS
+    from otp.node._handshake import _HIDDEN_SESSIONS
 
     here = start_node()
     for _ in range(_HIDDEN_SESSIONS + 10):
