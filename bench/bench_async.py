@@ -90,6 +90,8 @@ except ImportError:  # run from a checkout without installing agent-otp
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     import otp
 
+from _common import git_commit, pct
+
 from otp import AgentActor, ChildSpec, Supervisor
 
 try:
@@ -287,11 +289,6 @@ def settle() -> None:
 
     on_loop(_yield(), WAIT_S)
     gc.collect()
-
-
-def pct(samples: list[float], q: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 # ---------------------------------------------------------------- 1. tell throughput
@@ -808,23 +805,6 @@ def machine() -> str:
             f"{platform.system()} {platform.machine()}")
 
 
-def git_commit() -> str:
-    """The commit of the checkout that ``otp`` was imported from (and whether it is edited)."""
-    root = Path(otp.__file__).resolve().parent.parent
-    where = "" if root == Path(__file__).resolve().parent.parent else f" (otp from {root})"
-    try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                              text=True, timeout=10, check=False, cwd=root).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "otp"],
-                               capture_output=True, text=True, timeout=10, check=False,
-                               cwd=root).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return "?" + where
-    if not head:
-        return "?" + where
-    return f"{head}{' + uncommitted changes in otp/' if dirty else ''}{where}"
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=None,
@@ -868,7 +848,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{sizes.rounds} interleaved rounds\n")
     print(f"Command: `{command}`  ")
     print(f"Date: {datetime.datetime.now(datetime.UTC).strftime('%Y-%m-%d %H:%M UTC')}, "
-          f"agent-otp at {git_commit()}  ")
+          f"agent-otp at {git_commit(otp.__file__)}  ")
     print(f"Machine: {machine()}  ")
     sup_line = ("one_for_one Supervisor on the loop (kind='async')"
                 if SUP_MODE.get("mode") == "async" else

@@ -70,6 +70,7 @@ except ImportError:  # run from a checkout without installing agent-otp
     import otp
 
 import pykka
+from _common import pct
 
 from otp import AgentActor, ChildSpec, Down, Inbox, Supervisor
 
@@ -208,11 +209,6 @@ def settle(baseline_threads: int) -> None:
     while threading.active_count() > baseline_threads and perf() < deadline:
         time.sleep(0.001)
     gc.collect()
-
-
-def pct(samples: list[float], q: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 # ---------------------------------------------------------------- 1. tell throughput
