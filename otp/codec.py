@@ -377,18 +377,27 @@ class Codec:
     def decode_batch(self, frame: bytes | bytearray | memoryview) -> list[Any]:
         """Return the messages in ``frame`` (a single one is a batch of one); CodecError if bad."""
         payload = self._payload(frame)
-        unpacker = msgpack.Unpacker(ext_hook=_ext_hook, list_hook=_list_hook, raw=False,
-                                    strict_map_key=False, max_buffer_size=self.max_frame)
-        unpacker.feed(payload)
-        messages, end = [], 0
+        if not payload:
+            return []
         try:
-            for message in unpacker:
-                messages.append(message)
-                end = unpacker.tell()
-            if end != len(payload):
-                msg = (f"truncated frame of {len(frame):,} bytes: the message at offset "
-                       f"{end + 1:,} is incomplete")
-                raise CodecError(msg, "truncated")
+            try:  # one message (an ask, a reply): unpackb is 2x cheaper than an Unpacker
+                messages = [msgpack.unpackb(payload, ext_hook=_ext_hook, list_hook=_list_hook,
+                                            raw=False, strict_map_key=False)]
+            except msgpack.ExtraData as extra:  # a batch: the first message, then the rest
+                messages = [extra.unpacked]
+                rest = extra.extra
+                unpacker = msgpack.Unpacker(ext_hook=_ext_hook, list_hook=_list_hook, raw=False,
+                                            strict_map_key=False, max_buffer_size=self.max_frame)
+                unpacker.feed(rest)
+                end = 0
+                for message in unpacker:
+                    messages.append(message)
+                    end = unpacker.tell()
+                if end != len(rest):
+                    offset = len(payload) - len(rest) + end
+                    msg = (f"truncated frame of {len(frame):,} bytes: the message at offset "
+                           f"{offset + 1:,} is incomplete")
+                    raise CodecError(msg, "truncated") from None
             if any(m.__class__ is _Tag for m in messages):
                 raise CodecError("malformed frame: a bare tag")
         except Exception as exc:

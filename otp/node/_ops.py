@@ -1,9 +1,10 @@
 """Carrying out the operations a peer sends (on the I/O thread).
 
-Each operation is a tuple headed by its ``OP_*`` code; refs in it have been
+Each operation is an array headed by its ``OP_*`` code; refs in it have been
 decoded already (a local ref to a live agent, a ``DeadProcess`` ref, or a
-``RemoteProcess`` ref). A malformed operation is dropped, counted and logged,
-like a malformed frame; the node stays up.
+``RemoteProcess`` ref), except the target of a tell or an ask: its id and
+class name, looked up here. A malformed operation is dropped, counted and
+logged, like a malformed frame; the node stays up.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from otp import _log
 from otp.actor import Down
-from otp.actor._process import dead_letter
+from otp.actor._process import dead_letter, lookup
 from otp.actor._wire import from_wire
 from otp.errors import NOPROC, AgentExit
 from otp.node._peer import Reply
@@ -32,7 +33,7 @@ from otp.node._protocol import (
     OP_TELL,
     OP_UNLINK,
 )
-from otp.node._remote import mark_dead
+from otp.node._remote import DeadProcess, mark_dead
 
 if TYPE_CHECKING:
     from otp.node._node import Node
@@ -54,17 +55,28 @@ def dispatch(node: Node, peer: Peer, op: Any) -> None:
                          error=f"{type(exc).__name__}: {exc}", operation=repr(op)[:200])
 
 
-def _tell(node: Node, peer: Peer, target: Any, kind: int, payload: Any) -> None:
-    target.tell(from_wire(kind, payload))
+def _target(proc_id: str, class_name: str) -> Any:
+    """The ref of this node's agent ``proc_id`` (a tell's or an ask's target), dead or alive."""
+    proc = lookup(proc_id)
+    if proc is not None:
+        return proc.ref
+    return DeadProcess(str(proc_id), str(class_name)).ref
 
 
-def _ask(node: Node, peer: Peer, target: Any, kind: int, payload: Any, corr: int) -> None:
+def _tell(node: Node, peer: Peer, proc_id: str, class_name: str, kind: int,
+          payload: Any) -> None:
+    _target(proc_id, class_name).tell(from_wire(kind, payload))
+
+
+def _ask(node: Node, peer: Peer, proc_id: str, class_name: str, kind: int, payload: Any,
+         corr: int) -> None:
     reply = Reply(peer, corr)
     try:
         message = from_wire(kind, payload)
     except ValueError as exc:
         reply.set_exception((ValueError, exc, None))
         return
+    target = _target(proc_id, class_name)
     proc = target._proc
     if proc.dead:
         dead_letter(target, message, reply)

@@ -4,10 +4,15 @@ Sending (any thread): a message is encoded in the sender's thread (so an
 unencodable one fails there, with ``CodecError``) and queued; if no one is
 flushing, the sender becomes the flusher and sends what has queued up, many
 messages per frame when they queue faster than they leave (group commit).
-One flusher at a time touches the link's socket; order per sender and
-receiver is kept because the queue is one list. While the link is coming
-up (the first time, or again once the peer has proved the cookie on its own
-connection to us) messages queue; after a loss they are dropped.
+Tells, asks sent while others to the same peer are unanswered, and answers
+of an agent with more mail waiting are *deferred*: the I/O thread sends what
+has queued, one batch frame per round, so a single busy sender's messages
+share frames too (a frame per message cost a send, a receive and a decode
+each, and GIL hand-offs between the threads that made them). One flusher
+at a time touches the link's socket; order per sender and receiver is kept
+because the queue is one list. While the link is coming up (the first
+time, or again once the peer has proved the cookie on its own connection to
+us) messages queue; after a loss they are dropped.
 
 What spans the link is kept here so that its loss can fire it: links
 between local and remote agents, monitors in both directions, and asks
@@ -22,6 +27,7 @@ import weakref
 from typing import TYPE_CHECKING, Any
 
 from otp import _log
+from otp.actor._process import current
 from otp.codec import CodecError
 from otp.node._protocol import OP_REPLY
 
@@ -61,6 +67,7 @@ class Peer:
         self.lock = threading.Lock()
         self.parts: list[bytes] = []
         self.flushing = False
+        self.scheduled = False  # the I/O thread will flush (deferred sends queued)
         self.nonce = b""  # our nonce in the handshake under way
         self.handshake_timer = 0
         self.retry = 0.0  # seconds before the next attempt after a failed security handshake
@@ -79,13 +86,20 @@ class Peer:
         return f"<Peer {self.name or '?'} {self.address} {self.state}>"
 
     # -- sending ---------------------------------------------------------------------
-    def send(self, message: Any) -> bool:
+    def send(self, message: Any, *, defer: bool = False) -> bool:
         """Queue ``message`` for the peer and flush; False if the peer is not connected.
+
+        With ``defer`` (tells) the I/O thread flushes soon instead of this
+        thread, so that a burst from one sender leaves as a few batch frames;
+        anything sent without ``defer`` (an ask, a reply) flushes at once,
+        taking the deferred messages queued before it along (order is kept).
 
         Raises:
             CodecError: the message cannot be encoded (nothing is sent).
         """
-        part = self.codec.encode_part(message)
+        # An operation travels as a plain array: a tuple would cost a tag, a ``default``
+        # call to encode it and an ``ext_hook`` and ``list_hook`` call to decode it.
+        part = self.codec.encode_part(list(message) if message.__class__ is tuple else message)
         with self.lock:
             state = self.state
             if state is not UP:
@@ -95,20 +109,43 @@ class Peer:
                     return True
                 return False
             self.parts.append(part)
-            if self.flushing:
+            if self.flushing or (defer and self.scheduled):
                 return True
-            self.flushing = True
-        self.flush()
+            if defer:
+                self.scheduled = True
+            else:
+                self.flushing = True
+        if defer:
+            self.transport.call_soon(self.flush_deferred)
+        else:
+            self.flush()
         return True
 
-    def flush(self) -> None:
-        """Send what has queued up, a frame at a time (the caller holds the flusher role)."""
+    def flush_deferred(self) -> None:
+        """I/O thread: send one batch of what has queued up (again next round if more came)."""
+        with self.lock:
+            self.scheduled = False
+            if self.flushing:
+                return  # a sender is flushing: it takes everything queued
+            self.flushing = True
+        self.flush(once=True)
+
+    def flush(self, once: bool = False) -> None:
+        """Send what has queued up, a frame at a time (the caller holds the flusher role).
+
+        With ``once`` (the I/O thread) one frame at most; what is left is
+        flushed in its next round, so a steady sender cannot starve its reads.
+        """
         limit = self.codec.max_frame - 1
+        sent = False
         while True:
             with self.lock:
                 link = self.link
-                if not self.parts or self.state is not UP or link is None:
+                if not self.parts or self.state is not UP or link is None or (once and sent):
                     self.flushing = False
+                    again = once and sent and bool(self.parts) and not self.scheduled
+                    if again:
+                        self.scheduled = True
                     retired, self.retired = self.retired, None
                     break
                 parts = self.parts
@@ -123,12 +160,15 @@ class Peer:
                     self.parts = self.parts[len(parts):]
                 else:
                     self.parts = []
+            sent = True
             if link.send(self.codec.join(parts)):
                 self.frames_out += 1
             else:
                 self.dropped += len(parts)
                 _log_peer.warning("frame_dropped", reason="send_queue_full", peer=self.name,
                                   messages=len(parts))
+        if again:
+            self.transport.call_soon(self.flush_deferred)
         if retired is not None:
             self.transport.call_soon(retired.close)
 
@@ -154,11 +194,27 @@ class Peer:
         return link
 
     def reply(self, corr: int, ok: bool, value: Any) -> None:
-        """Answer an ask from the peer; an unencodable answer is sent as its CodecError."""
+        """Answer an ask from the peer; an unencodable answer is sent as its CodecError.
+
+        When the answering agent has more messages waiting, its next answers follow
+        within microseconds: the I/O thread sends them together.
+        """
+        defer = _more_work()
         try:
-            self.send((OP_REPLY, corr, ok, value))
+            self.send((OP_REPLY, corr, ok, value), defer=defer)
         except CodecError as exc:
-            self.send((OP_REPLY, corr, False, exc))
+            self.send((OP_REPLY, corr, False, exc), defer=defer)
+
+
+def _more_work() -> bool:
+    """Whether the agent running in this thread has messages waiting in its mailbox."""
+    proc = current()
+    if proc is None:
+        return False
+    inbox = getattr(proc, "inbox", None)
+    if inbox is not None:
+        return not inbox.empty()
+    return bool(getattr(proc, "mailbox", None))
 
 
 class Reply:

@@ -12,10 +12,12 @@ its auth (so B logs the failure too) and gives up the link. Global names
 follow the welcome as operations. Both sides prove the cookie; it never travels. Until B has checked A's proof,
 A's connection touches nothing but a bounded table of open challenges.
 
-After the handshake every frame is a batch of operations, tuples headed by
-an ``int`` (the ``OP_*`` codes below). A hidden client (``otp-node ping``,
-``ls``, ``stop``) sends single ``("ping",)``, ``("info",)`` or
-``("stop",)`` requests instead and reads the answers on its own connection.
+After the handshake every frame is a batch of operations, arrays headed by
+an ``int`` (the ``OP_*`` codes below); a tell's or an ask's target is the
+agent's id and class name, not a ref (it is an agent of the receiving node).
+A hidden client (``otp-node ping``, ``ls``, ``stop``) sends single
+``("ping",)``, ``("info",)`` or ``("stop",)`` requests instead and reads the
+answers on its own connection.
 """
 
 from __future__ import annotations

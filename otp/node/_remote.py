@@ -103,7 +103,10 @@ class RemoteProcess:
         kind, payload = to_wire(message)
         peer = self._peer()
         if future is None:
-            if peer is None or not peer.send((OP_TELL, self.ref, kind, payload)):
+            # the target travels as (id, class name): it is an agent of the receiving node,
+            # found by id there; a ref would cost two decoder hooks per message
+            if peer is None or not peer.send((OP_TELL, self.id, self.class_name, kind, payload),
+                                             defer=True):
                 dead_letter(self.ref, message)
             return
         if peer is None:
@@ -114,7 +117,10 @@ class RemoteProcess:
         if kind == STOP:
             peer.stops[corr] = (self.ref, message.reason)
         try:
-            sent = peer.send((OP_ASK, self.ref, kind, payload, corr))
+            # other asks to that node still unanswered (pipelining): let the I/O thread
+            # send them in batches rather than a frame (and a GIL hand-off) per ask
+            sent = peer.send((OP_ASK, self.id, self.class_name, kind, payload, corr),
+                             defer=len(peer.asks) > 1)
         except BaseException:
             peer.asks.pop(corr, None)
             peer.stops.pop(corr, None)
