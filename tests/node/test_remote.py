@@ -89,6 +89,21 @@ def test_tells_from_one_sender_arrive_in_order(remote: Pair) -> None:
     assert got == list(range(n))
 
 
+def test_tells_that_queue_up_share_frames(remote: Pair) -> None:
+    """A burst of small tells to one peer leaves as batch frames, not a frame per message."""
+    ref = remote.spawn()
+    peer = remote.here.peer_for(remote.a.name)
+    assert peer is not None
+    before = peer.frames_out
+    n = 5000
+    for i in range(n):
+        ref.tell(i)
+    assert ref.ask("done", timeout=WAIT) == ("echo", "done")
+    frames = peer.frames_out - before
+    assert 1 <= frames <= n // 10, f"{n} tells took {frames} frames"
+    assert ref.proxy().count.get(timeout=WAIT) == n + 1
+
+
 def test_remote_exception_arrives_as_its_type_and_the_agent_has_crashed(remote: Pair) -> None:
     ref = remote.spawn()
     with Inbox() as inbox:
