@@ -90,6 +90,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--join", action="append", default=[], metavar="ADDR",
                    help="address of a node to connect to (repeatable); its peers are joined too. "
                         "With CURVE: ADDR#curve=PUBLIC_KEY")
+    p.add_argument("--advertise", metavar="ADDR",
+                   help="the address peers use to reach this node, when it is not --listen "
+                        "(required with a wildcard host such as tcp://0.0.0.0:7001; "
+                        "a * port means the port bound)")
     p.add_argument("--heartbeat", type=float, default=1.0, metavar="SECONDS",
                    help="a silent peer is lost after this long (default: %(default)s)")
     p.add_argument("--spawn", action="append", default=[], metavar="MODULE:CLASS[=NAME]",

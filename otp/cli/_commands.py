@@ -66,7 +66,8 @@ def start(ns: Any) -> int:
     try:
         node = start_node(ns.name, ns.listen, join=ns.join, cookie=ns.cookie,
                           cookie_file=ns.cookie_file, curve_secret=ns.curve_secret,
-                          curve_allow=ns.curve_allow, heartbeat=ns.heartbeat)
+                          curve_allow=ns.curve_allow, heartbeat=ns.heartbeat,
+                          advertise=ns.advertise)
     except ConfigError as exc:
         _err(str(exc))
         return 2

@@ -58,7 +58,8 @@ def start(name: str, listen: str = "tcp://127.0.0.1:*", *, join: list[str] | tup
           cookie: str | None = None, cookie_file: str | os.PathLike[str] | None = None,
           curve_secret: str | os.PathLike[str] | None = None,
           curve_allow: str | os.PathLike[str] | None = None,
-          heartbeat: float = HEARTBEAT, max_frame: int = MAX_FRAME) -> Node:
+          heartbeat: float = HEARTBEAT, max_frame: int = MAX_FRAME,
+          advertise: str | None = None) -> Node:
     """Start this process's node and begin joining ``join`` (returns at once).
 
     Args:
@@ -73,6 +74,9 @@ def start(name: str, listen: str = "tcp://127.0.0.1:*", *, join: list[str] | tup
             beyond loopback.
         heartbeat: Seconds after which a silent peer is lost (1 s).
         max_frame: Largest frame sent or accepted, in bytes.
+        advertise: The address peers use to reach this node, when it is not the
+            listen address: required when listening on a wildcard host
+            (``tcp://0.0.0.0:7001``). A ``*`` port means the port bound.
 
     Raises:
         ConfigError: a bad name, address, cookie or key, or a node is already running.
@@ -105,11 +109,26 @@ def start(name: str, listen: str = "tcp://127.0.0.1:*", *, join: list[str] | tup
         msg = (f"{listen!r} is reachable from other machines: CURVE encryption is required "
                "beyond loopback (--curve-secret and --curve-allow; see `otp-node keys`)")
         raise ConfigError(msg)
+    wildcard = endpoint.startswith("tcp://") and _host(endpoint) in ("*", "0.0.0.0", "::")  # noqa: S104
+    if advertise is not None:
+        advertise, _ = parse_address(advertise)
+        if advertise.startswith("tcp://") and _host(advertise) in ("*", "0.0.0.0", "::"):  # noqa: S104
+            msg = f"advertise={advertise!r}: use an address peers can reach, such as tcp://10.0.0.5:7001"
+            raise ConfigError(msg)
+    elif wildcard:
+        msg = (f"{listen!r} listens on every interface: say which address peers use to reach "
+               "this node with advertise= (otp-node start --advertise tcp://HOST:PORT)")
+        raise ConfigError(msg)
     secret = load_cookie(cookie, cookie_file)
-    node = Node(node_name(name, endpoint), endpoint, secret, heartbeat=float(heartbeat),
-                curve=curve, public_key=public, max_frame=max_frame)
+    node = Node(node_name(name, advertise or endpoint), endpoint, secret,
+                heartbeat=float(heartbeat), curve=curve, public_key=public, max_frame=max_frame,
+                advertise=advertise)
     node.start(joins)
     return node
+
+
+def _host(endpoint: str) -> str:
+    return endpoint[6:].rpartition(":")[0].strip("[]")
 
 
 def current() -> Node | None:

@@ -48,13 +48,18 @@ class Node(Handshake):
     """This process's node. Start one with ``otp.node.start``."""
 
     def __init__(self, name: str, endpoint: str, cookie: bytes, *, heartbeat: float,
-                 curve: Any, public_key: str | None, max_frame: int) -> None:
+                 curve: Any, public_key: str | None, max_frame: int,
+                 advertise: str | None = None) -> None:
         self.name = name
         self.cookie = cookie
         self.heartbeat = heartbeat
         self.codec = Codec(max_frame)
         self.transport = Transport(self, heartbeat=heartbeat, curve=curve)
-        self.address = self.transport.bind(endpoint)
+        bound = self.transport.bind(endpoint)
+        if advertise is not None and advertise.endswith(":*"):  # the port bound, this host
+            advertise = advertise[:-1] + bound.rpartition(":")[2]
+        self.address = advertise or bound  # what peers are told to connect to
+        self.bound = bound
         self.public_key = public_key
         self.peers: dict[str, Peer] = {}  # by name, once known
         self.joining: list[Peer] = []  # joined by address, name not yet known

@@ -303,3 +303,31 @@ def test_listening_beyond_loopback_without_curve_is_refused(tmp_path: Path) -> N
     with pytest.raises(otp.node.ConfigError, match="CURVE"):
         otp.node.start("x", "tcp://0.0.0.0:*", cookie=COOKIE)
     assert otp.node.current() is None
+
+
+def test_a_wildcard_listener_needs_an_address_to_advertise(
+        tmp_path: Path, cluster: Callable[..., NodeProcess],
+        start_node: Callable[..., otp.node.Node]) -> None:
+    """tcp://0.0.0.0 is where a node listens, not an address peers can use: --advertise says
+    which one peers are told (and the node's name takes its host)."""
+    keys, allow_a, allow_t = (tmp_path / d for d in ("keys", "allow_a", "allow_t"))
+    allow_a.mkdir()
+    allow_t.mkdir()
+    a_pub, a_secret, a_key = keys_with_cli(keys, "a")
+    t_pub, t_secret = otp.node.create_keys(keys, "t")
+    (allow_a / "t.key").write_text(t_pub.read_text())
+    (allow_t / "a.key").write_text(a_pub.read_text())
+    with pytest.raises(otp.node.ConfigError, match="advertise"):
+        start_node(listen="tcp://0.0.0.0:*", curve_secret=t_secret, curve_allow=allow_t)
+    with pytest.raises(otp.node.ConfigError, match="advertise="):
+        start_node(listen="tcp://0.0.0.0:*", curve_secret=t_secret, curve_allow=allow_t,
+                   advertise="tcp://0.0.0.0:*")
+    a = cluster("a", "--listen", "tcp://0.0.0.0:*", "--advertise", "tcp://127.0.0.1:*",
+                "--curve-secret", str(a_secret), "--curve-allow", str(allow_a))
+    assert a.name == "a@127.0.0.1"
+    assert a.address.startswith("tcp://127.0.0.1:") and not a.address.endswith(":*")
+    here = start_node(join=[f"{a.address}#curve={a_key}"], curve_secret=t_secret,
+                      curve_allow=allow_t)
+    otp.node.wait_for(a.name, timeout=10)
+    assert here.peer_for(a.name) is not None
+    assert here.peer_for(a.name).address == a.address  # type: ignore[union-attr]
