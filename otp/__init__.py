@@ -6,7 +6,8 @@ the wire format); ``otp.actor`` (agents of the thread and async kinds, refs,
 links, monitors, names, timers; pykka lives there); ``otp.supervision``
 (supervisors) and ``otp.node`` (nodes linked by ZeroMQ: remote refs, remote
 spawn, global names, placement of supervised children; zmq lives in
-``otp.node.transport``); ``otp.cli`` (``otp-node``). This file pulls together the
+``otp.node.transport``); ``otp.pool`` (pools: fan-out with all/first/majority/
+quorum, routing); ``otp.cli`` (``otp-node``). This file pulls together the
 public API.
 """
 
@@ -35,6 +36,7 @@ from otp.actor import unregister as unregister
 from otp.actor import whereis as whereis
 from otp.node import NodeDown as NodeDown
 from otp.node import NodeUp as NodeUp
+from otp.pool import Pool as Pool
 from otp.specs import Backoff as Backoff
 from otp.specs import ChildSpec as ChildSpec
 from otp.specs import SupFlags as SupFlags
@@ -63,6 +65,7 @@ __all__ = [
     "MonitorRef",
     "NodeDown",
     "NodeUp",
+    "Pool",
     "SupFlags",
     "Supervisor",
     "SupervisorRef",

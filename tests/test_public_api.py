@@ -9,7 +9,7 @@ import pytest
 
 import otp
 
-SUBPACKAGES = ["otp.actor", "otp.supervision", "otp.errors", "otp.specs", "otp.codec", "otp.node"]
+SUBPACKAGES = ["otp.actor", "otp.supervision", "otp.errors", "otp.specs", "otp.codec", "otp.node", "otp.pool"]
 
 
 def test_all_is_sorted_and_has_no_duplicates() -> None:

@@ -15,7 +15,7 @@ from otp.actor._loop import event_loop, set_loop_lag_threshold
 from otp.actor._messages import Down, Exit, MonitorRef
 from otp.actor._names import register, registered, unregister, whereis
 from otp.actor._process import dead_letters
-from otp.actor._ref import AgentProxy, AgentRef
+from otp.actor._ref import AgentProxy, AgentRef, ask_into
 from otp.actor._timers import TimerRef, cancel_timer, send_after
 from otp.actor._waits import Steps, WaitFor, WaitStarted, drive
 
@@ -35,6 +35,7 @@ __all__ = [
     "TimerRef",
     "WaitFor",
     "WaitStarted",
+    "ask_into",
     "cancel_timer",
     "dead_letters",
     "drive",

@@ -33,7 +33,7 @@ from otp.errors import (
     format_reason,
 )
 
-__all__ = ["AgentProxy", "AgentRef"]
+__all__ = ["AgentProxy", "AgentRef", "ask_into"]
 
 A = TypeVar("A")
 
@@ -218,6 +218,23 @@ class AgentRef(Generic[A]):
             msg = f"{self} was still alive after {timeout} s"
             raise AskTimeout(msg) from None
         return self._proc.reason
+
+
+def ask_into(ref: AgentRef[Any], message: Any, sink: Any) -> None:
+    """Ask without a future: the reply goes to ``sink.set(value)`` or
+    ``sink.set_exception((type, exc, tb))``, from whichever thread answers.
+
+    For fan-outs that gather many replies in one place. A dead agent's sink
+    gets ``NoProc`` at once; a message that cannot reach another node raises
+    ``CodecError`` here, as ``ask`` does.
+    """
+    proc = ref._proc
+    if proc.dead:
+        dead_letter(ref, message, sink)
+        return
+    proc.put((message, sink))
+    if proc.dead:
+        proc.drain()
 
 
 def _off_loop(call: Any, timeout: float | None) -> Any:

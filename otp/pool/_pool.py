@@ -1,0 +1,182 @@
+"""``Pool``: many agents behind one API, local and remote alike.
+
+A pool is started under its own supervisor (``Pool.start``: N members,
+spread over chosen nodes, each restarted by the supervisor when it dies) or
+made from refs that exist already (``Pool.of``). Its members are the live
+ones: a member that dies leaves the pool at once, and a supervised member
+rejoins when its supervisor has restarted it (the pool re-reads the
+supervisor's children when it finds a dead member, and at most every
+``REFRESH`` seconds otherwise).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+from otp.actor import AgentActor, AgentRef, ask_into
+from otp.actor._future import DEFAULT_TIMEOUT, AgentFuture
+from otp.pool._fanout import FanOutResult, Quorum, check_strategy, fan_out
+from otp.pool._routing import Router
+from otp.specs import ChildSpec
+from otp.supervision import Supervisor, SupervisorRef
+
+__all__ = ["Pool"]
+
+REFRESH = 0.25  # seconds: how stale a supervised pool's member list may be
+
+
+class _Routed:
+    """The future of a routed ask: counts the member's load down when answered."""
+
+    __slots__ = ("__weakref__", "future", "member", "router")
+
+    def __init__(self, router: Router, member: AgentRef[Any]) -> None:
+        self.router = router
+        self.member = member
+        self.future = AgentFuture()
+
+    def set(self, value: Any = None) -> None:
+        self.router.finished(self.member)
+        self.future.set(value)
+
+    def set_exception(self, exc_info: Any = None) -> None:
+        self.router.finished(self.member)
+        self.future.set_exception(exc_info)
+
+
+class Pool:
+    """A group of agents to fan asks out to, or route work through.
+
+    Make one with :meth:`start` or :meth:`of`. ``routing`` is how
+    :meth:`route` picks a member: ``"round_robin"`` (default),
+    ``"least_loaded"`` or ``"hash"`` (consistent hashing of ``key=``).
+    """
+
+    def __init__(self, refs: list[AgentRef[Any]] | None = None, *,
+                 supervisor: SupervisorRef | None = None, routing: str = "round_robin") -> None:
+        self.supervisor = supervisor
+        self.router = Router(routing)
+        self._lock = threading.Lock()
+        self._fixed = list(refs or [])
+        self._members: list[AgentRef[Any]] = []
+        self._read_at = -1.0
+
+    def __repr__(self) -> str:
+        return f"<Pool of {len(self.members())} ({self.router.routing})>"
+
+    # -- making pools ----------------------------------------------------------------
+    @classmethod
+    def start(cls, agent: type[AgentActor], size: int, *, args: tuple[Any, ...] = (),
+              kwargs: dict[str, Any] | None = None, nodes: list[str] | None = None,
+              routing: str = "round_robin", intensity: int | None = None,
+              period: float = 5.0, kind: str | None = None) -> Pool:
+        """Start ``size`` members of ``agent`` under a new one_for_one supervisor.
+
+        With ``nodes``, member *i* is placed on ``nodes[i % len(nodes)]`` and,
+        when that node is lost, restarted on the next live one of ``nodes``
+        (``agent`` must then be importable there). ``intensity`` defaults to
+        ``size`` restarts per ``period`` seconds.
+
+        Raises:
+            ValueError: ``size`` < 1, or a bad routing.
+            StartError: a member failed to start (the supervisor is gone).
+        """
+        if not isinstance(size, int) or size < 1:
+            msg = f"a pool needs size >= 1 members, got {size!r}"
+            raise ValueError(msg)
+        Router(routing)  # check it before starting anything
+        specs = []
+        for i in range(size):
+            spec: dict[str, Any] = {"id": f"member-{i}", "start": agent, "args": args,
+                                    "kwargs": dict(kwargs or {}), "kind": kind}
+            if nodes:
+                first = i % len(nodes)
+                spec["node"] = (*nodes[first:], *nodes[:first])
+            specs.append(ChildSpec.model_validate(spec))
+        sup = Supervisor.start(strategy="one_for_one", intensity=size if intensity is None
+                               else intensity, period=period, children=specs)
+        assert sup is not None
+        return cls(supervisor=sup, routing=routing)
+
+    @classmethod
+    def of(cls, refs: list[AgentRef[Any]], *, routing: str = "round_robin") -> Pool:
+        """A pool over existing agents (a dead one leaves the pool and does not come back)."""
+        refs = list(refs)
+        bad = [r for r in refs if not isinstance(r, AgentRef)]
+        if bad:
+            msg = f"Pool.of() takes AgentRefs, got {bad[0]!r}"
+            raise TypeError(msg)
+        return cls(refs, routing=routing)
+
+    def stop(self, *, timeout: float | None = 60.0) -> None:
+        """Stop the pool's supervisor and its members (a ``Pool.of`` pool stops nothing)."""
+        if self.supervisor is not None and self.supervisor.is_alive():
+            self.supervisor.stop(timeout=timeout)
+
+    # -- members ----------------------------------------------------------------------
+    def members(self) -> list[AgentRef[Any]]:
+        """The live members, in a stable order (supervised: by child id)."""
+        with self._lock:
+            members = self._members
+            fresh = time.monotonic() - self._read_at < REFRESH
+            if fresh and all(m.is_alive() for m in members):
+                return list(members)
+        members = self._read()
+        with self._lock:
+            self._members, self._read_at = members, time.monotonic()
+        return list(members)
+
+    def _read(self) -> list[AgentRef[Any]]:
+        if self.supervisor is None:
+            return [r for r in self._fixed if r.is_alive()]
+        if not self.supervisor.is_alive():
+            return []
+        try:
+            children = self.supervisor.which_children(timeout=DEFAULT_TIMEOUT)
+        except Exception:  # noqa: BLE001 - the supervisor is gone or busy: no members now
+            return []
+        return [c.ref for c in sorted(children, key=lambda c: c.id or "")
+                if isinstance(c.ref, AgentRef) and c.ref.is_alive()]
+
+    # -- fan-out and routing --------------------------------------------------------------
+    def ask(self, message: Any, *, strategy: str | Quorum = "all",
+            timeout: float | None = DEFAULT_TIMEOUT, key: Any = None) -> FanOutResult:
+        """Ask every live member and decide by ``strategy``; never raises for a member.
+
+        Strategies: ``"all"``, ``"first"``, ``"majority"``, ``otp.pool.quorum(k)``;
+        ``key`` maps an answer to what is compared for agreement. Answers after
+        the decision are ignored. ``result.get()`` returns the value or raises
+        ``NoConsensus``.
+        """
+        check_strategy(strategy)
+        return fan_out(self.members(), message, strategy, timeout, key)
+
+    def route(self, message: Any, *, key: Any = None,
+              timeout: float | None = DEFAULT_TIMEOUT) -> Any:
+        """Ask one member, chosen by the pool's routing, and return its answer.
+
+        Raises:
+            LookupError: the pool has no live member.
+            and whatever ``ask`` raises (the member's exception, AskTimeout, ...).
+        """
+        return self.route_future(message, key=key).get(timeout=timeout)
+
+    def route_future(self, message: Any, *, key: Any = None) -> AgentFuture:
+        """``route`` without waiting: the future of the chosen member's answer."""
+        members = self.members()
+        if not members:
+            msg = "the pool has no live member to route to"
+            raise LookupError(msg)
+        member = self.router.pick(members, key)
+        routed = _Routed(self.router, member)
+        routed.future._otp_ctx = (member, message)
+        self.router.started(member)
+        try:
+            ask_into(member, message, routed)
+        except BaseException:
+            self.router.finished(member)
+            raise
+        routed.future._otp_routed = routed  # type: ignore[attr-defined]  # keep the sink alive
+        return routed.future

@@ -1,0 +1,82 @@
+"""Choosing the one member that takes a piece of work.
+
+``round_robin`` takes the members in turn; ``least_loaded`` the member with
+the fewest asks in flight from this pool; ``hash`` a consistent-hash ring
+(``_VNODES`` points per member, blake2b), so a key keeps going to the same
+member while it lives, and only the keys of a member that leaves move.
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+import itertools
+import threading
+from typing import Any
+
+from otp.actor import AgentRef
+
+__all__ = ["ROUTINGS", "Ring", "Router"]
+
+ROUTINGS = ("round_robin", "least_loaded", "hash")
+_VNODES = 64
+
+
+def _point(data: str) -> int:
+    return int.from_bytes(hashlib.blake2b(data.encode(), digest_size=8).digest(), "big")
+
+
+class Ring:
+    """A consistent-hash ring over member ids."""
+
+    def __init__(self, members: list[AgentRef[Any]]) -> None:
+        points = sorted((_point(f"{m.id}#{v}"), i) for i, m in enumerate(members)
+                        for v in range(_VNODES))
+        self.keys = [p for p, _ in points]
+        self.owners = [members[i] for _, i in points]
+
+    def pick(self, key: Any) -> AgentRef[Any]:
+        at = bisect.bisect(self.keys, _point(repr(key))) % len(self.keys)
+        return self.owners[at]
+
+
+class Router:
+    """Per-pool routing state (thread-safe)."""
+
+    def __init__(self, routing: str) -> None:
+        if routing not in ROUTINGS:
+            msg = f"unknown routing {routing!r}: use one of {', '.join(ROUTINGS)}"
+            raise ValueError(msg)
+        self.routing = routing
+        self.turn = itertools.count()
+        self.lock = threading.Lock()
+        self.in_flight: dict[AgentRef[Any], int] = {}
+        self.ring: Ring | None = None
+        self.ring_of: tuple[AgentRef[Any], ...] = ()
+
+    def pick(self, members: list[AgentRef[Any]], key: Any) -> AgentRef[Any]:
+        if self.routing == "hash":
+            if key is None:
+                msg = "a pool with routing='hash' needs key= on each call"
+                raise ValueError(msg)
+            with self.lock:
+                if self.ring is None or self.ring_of != tuple(members):
+                    self.ring, self.ring_of = Ring(members), tuple(members)
+                return self.ring.pick(key)
+        if self.routing == "least_loaded":
+            with self.lock:
+                load = self.in_flight
+                return min(members, key=lambda m: load.get(m, 0))
+        return members[next(self.turn) % len(members)]
+
+    def started(self, member: AgentRef[Any]) -> None:
+        with self.lock:
+            self.in_flight[member] = self.in_flight.get(member, 0) + 1
+
+    def finished(self, member: AgentRef[Any]) -> None:
+        with self.lock:
+            left = self.in_flight.get(member, 0) - 1
+            if left > 0:
+                self.in_flight[member] = left
+            else:
+                self.in_flight.pop(member, None)
