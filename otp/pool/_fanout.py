@@ -3,12 +3,23 @@
 Every member is asked at once (``otp.actor.ask_into``: replies from any
 thread, local or remote, land in one ``_Ballot``). The caller waits until
 the strategy is decided, cannot be decided any more, or the timeout passes;
-replies that come later are ignored (the members are not interrupted).
+replies that come later are ignored (the members are not interrupted). A
+member that fails (its exception, ``NoProc``, ``AgentExit`` with
+``noconnection`` when its node is lost) counts as answered, so a lost
+member never makes the caller wait for the timeout.
 
-Strategies: ``"all"`` (every member answers), ``"first"`` (the first
-answer), ``"majority"`` (more than half of the members asked agree) and
-``quorum(k)`` (k members agree). Agreement compares ``key(value)``,
-``value`` itself by default (an unhashable value is compared by its repr).
+Strategies: ``"all"`` (every member answers; failed as soon as one member
+fails), ``"first"`` (the first answer; failed when every member has
+failed), ``"majority"`` (more than half of the members asked agree) and
+``quorum(k)`` (k members agree). The last two are failed as soon as no
+group of answers can reach the number any more; ``quorum(k)`` with k above
+the number of members asks nobody.
+
+Agreement compares ``key(value)``, ``value`` itself by default, by equality
+(hashable keys by hash and equality, unhashable ones by ``==`` alone);
+``"all"`` and ``"first"`` compare nothing and do not call ``key``. A member
+whose answer the key function fails on counts as failed, with that
+exception.
 """
 
 from __future__ import annotations
@@ -44,8 +55,10 @@ STRATEGIES = ("all", "first", "majority")
 
 
 def check_strategy(strategy: Any) -> str | Quorum:
-    if isinstance(strategy, Quorum) or strategy in STRATEGIES:
-        return strategy  # type: ignore[no-any-return]
+    if isinstance(strategy, Quorum):
+        return quorum(strategy.k)  # a Quorum(k) made directly is checked too
+    if isinstance(strategy, str) and strategy in STRATEGIES:
+        return strategy
     msg = (f"unknown fan-out strategy {strategy!r}: use 'all', 'first', 'majority' "
            "or otp.pool.quorum(k)")
     raise ValueError(msg)
@@ -83,8 +96,9 @@ class FanOutResult(NamedTuple):
     def get(self) -> Any:
         """The decided value; NoConsensus (carrying this result) if there is none."""
         if not self.ok:
+            failed = len([m for m in self.errors if m not in self.missing])
             msg = (f"fan-out ({self.strategy}) not decided: {self.reason}; {len(self.votes)} "
-                   f"answered, {len(self.errors)} failed, {len(self.missing)} did not answer")
+                   f"answered, {failed} failed, {len(self.missing)} did not answer")
             raise NoConsensus(msg, self)
         return self.value
 
@@ -108,13 +122,34 @@ class _Vote:
         self.ballot.answer(self.member, False, exc)
 
 
-def _key_of(value: Any, key: Any) -> Any:
-    k = value if key is None else key(value)
+def _same(a: Any, b: Any) -> bool:
     try:
-        hash(k)
-    except TypeError:
-        return ("unhashable", repr(k))
-    return k
+        return bool(a == b)
+    except Exception:  # noqa: BLE001 - e.g. an array's ambiguous truth value: not the same
+        return False
+
+
+class _Groups:
+    """Members grouped by the key of their answer: hashable keys in a dict, others by ``==``."""
+
+    def __init__(self) -> None:
+        self.hashed: dict[Any, list[AgentRef[Any]]] = {}
+        self.unhashed: list[tuple[Any, list[AgentRef[Any]]]] = []
+
+    def find(self, k: Any) -> list[AgentRef[Any]]:
+        """The group of key ``k`` (a new empty one if none yet)."""
+        try:
+            return self.hashed.setdefault(k, [])
+        except TypeError:  # unhashable
+            for other, group in self.unhashed:
+                if _same(other, k):
+                    return group
+            group = []
+            self.unhashed.append((k, group))
+            return group
+
+    def all(self) -> list[list[AgentRef[Any]]]:
+        return [*self.hashed.values(), *(g for _, g in self.unhashed)]
 
 
 class _Ballot:
@@ -125,10 +160,11 @@ class _Ballot:
         n = len(members)
         self.need = (n // 2 + 1 if strategy == "majority"
                      else strategy.k if isinstance(strategy, Quorum) else 0)
+        self.compares = bool(self.need)  # majority and quorum group answers by key
         self.cond = threading.Condition()
         self.votes: dict[AgentRef[Any], Any] = {}
         self.errors: dict[AgentRef[Any], BaseException] = {}
-        self.groups: dict[Any, list[AgentRef[Any]]] = {}
+        self.groups = _Groups()
         self.outcome: tuple[bool, Any, str, list[AgentRef[Any]]] | None = None
         self.votes_held: list[_Vote] = []  # keep the sinks alive (remote asks hold them weakly)
 
@@ -136,14 +172,15 @@ class _Ballot:
         with self.cond:
             if self.outcome is not None or member in self.votes or member in self.errors:
                 return  # decided already: a straggler, ignored
-            if ok:
+            if ok and not self.compares:  # "all" and "first" compare nothing
                 self.votes[member] = value
+            elif ok:
                 try:
-                    group = self.groups.setdefault(_key_of(value, self.key), [])
+                    group = self.groups.find(value if self.key is None else self.key(value))
                 except Exception as exc:  # noqa: BLE001 - the user's key function failed
-                    del self.votes[member]
                     self.errors[member] = exc
                 else:
+                    self.votes[member] = value
                     group.append(member)
             else:
                 self.errors[member] = value if isinstance(value, BaseException) else \
@@ -162,17 +199,18 @@ class _Ballot:
             elif answered == n:
                 self.outcome = (False, None, "all_failed", [])
         elif strategy == "all":
-            if answered == n:
-                values = [self.votes[m] for m in self.members if m in self.votes]
-                ok = not self.errors
-                self.outcome = (ok, values if ok else None, "decided" if ok else "failed",
-                                list(self.votes))
+            if self.errors:  # it cannot succeed any more
+                self.outcome = (False, None, "failed", [])
+            elif answered == n:
+                values = [self.votes[m] for m in self.members]
+                self.outcome = (True, values, "decided", list(self.members))
         else:
-            for group in self.groups.values():
+            groups = self.groups.all()
+            for group in groups:
                 if len(group) >= self.need:
                     self.outcome = (True, self.votes[group[0]], "decided", list(group))
                     return
-            best = max((len(g) for g in self.groups.values()), default=0)
+            best = max((len(g) for g in groups), default=0)
             if best + (n - answered) < self.need:  # no group can reach it any more
                 self.outcome = (False, None, "no_majority" if strategy == "majority"
                                 else "no_quorum", [])
@@ -197,6 +235,7 @@ def fan_out(members: list[AgentRef[Any]], message: Any, strategy: str | Quorum,
             timeout: float | None, key: Any = None) -> FanOutResult:
     """Ask every member ``message`` and decide by ``strategy`` (see the module docstring)."""
     strategy = check_strategy(strategy)
+    members = list(dict.fromkeys(members))  # each member asked (and counted) once
     if not members:
         return FanOutResult(False, None, str(strategy), "no_members", {}, {}, [], [])
     if isinstance(strategy, Quorum) and strategy.k > len(members):

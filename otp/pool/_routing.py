@@ -3,7 +3,8 @@
 ``round_robin`` takes the members in turn; ``least_loaded`` the member with
 the fewest asks in flight from this pool; ``hash`` a consistent-hash ring
 (``_VNODES`` points per member, blake2b), so a key keeps going to the same
-member while it lives, and only the keys of a member that leaves move.
+member while it lives, and only the keys of a member that leaves move
+(a key is placed by its ``repr``, so keys with the same repr go together).
 """
 
 from __future__ import annotations
@@ -27,10 +28,10 @@ def _point(data: str) -> int:
 
 
 class Ring:
-    """A consistent-hash ring over member ids."""
+    """A consistent-hash ring over members, each placed by a label that outlives restarts."""
 
-    def __init__(self, members: list[AgentRef[Any]]) -> None:
-        points = sorted((_point(f"{m.id}#{v}"), i) for i, m in enumerate(members)
+    def __init__(self, members: list[AgentRef[Any]], labels: list[str]) -> None:
+        points = sorted((_point(f"{label}#{v}"), i) for i, label in enumerate(labels)
                         for v in range(_VNODES))
         self.keys = [p for p, _ in points]
         self.owners = [members[i] for _, i in points]
@@ -54,14 +55,17 @@ class Router:
         self.ring: Ring | None = None
         self.ring_of: tuple[AgentRef[Any], ...] = ()
 
-    def pick(self, members: list[AgentRef[Any]], key: Any) -> AgentRef[Any]:
+    def pick(self, members: list[AgentRef[Any]], key: Any,
+             labels: dict[AgentRef[Any], str] | None = None) -> AgentRef[Any]:
+        """Choose a member; ``labels`` place members on the hash ring (default: their ids)."""
         if self.routing == "hash":
             if key is None:
                 msg = "a pool with routing='hash' needs key= on each call"
                 raise ValueError(msg)
             with self.lock:
                 if self.ring is None or self.ring_of != tuple(members):
-                    self.ring, self.ring_of = Ring(members), tuple(members)
+                    names = [(labels or {}).get(m) or m.id for m in members]
+                    self.ring, self.ring_of = Ring(members, names), tuple(members)
                 return self.ring.pick(key)
         if self.routing == "least_loaded":
             with self.lock:
