@@ -50,20 +50,16 @@ import collections
 import datetime
 import faulthandler
 import gc
-import importlib.metadata
 import json
 import os
-import platform
 import shlex
 import statistics
-import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 try:
     import otp
@@ -73,18 +69,30 @@ except ImportError:  # run from a checkout without installing agent-otp
 
 import msgpack  # type: ignore[import-untyped]
 import zmq
+from _common import (
+    COOKIE,
+    START_S,
+    Child,
+    OtherNode,
+    Results,
+    Row,
+    blockwise,
+    check_same_otp,
+    child_env,
+    git_commit,
+    machine,
+    pct,
+    ratio_table,
+    start_otp_node,
+    timed,
+)
 
 import otp.node
 from otp.actor._process import new_id
-from _common import Row, git_commit, pct, ratio_table
 
 WATCHDOG_S = 600  # the whole run is aborted (with every thread's traceback) past this
 WAIT_S = 5.0  # an ask's timeout, a request's wait
 COUNT_WAIT_S = 120.0  # the confirmation after a burst of tells
-START_S = 30.0  # a subprocess must be up within this
-COOKIE = "agent-otp-bench-not-secret"
-BENCH = Path(__file__).resolve().parent
-OTP_ROOT = Path(otp.__file__).resolve().parent.parent  # the checkout both nodes run
 COUNT = "count?"  # _node_agents.COUNT
 INFLIGHT = 100
 BATCH = 100
@@ -188,63 +196,6 @@ def raw_child() -> None:
                 else:
                     still.append((rid, n, corr))
             pending = still
-
-
-# ---------------------------------------------------------------- subprocesses
-def _pump(stream: IO[str] | None, sink: Callable[[str], None]) -> threading.Thread:
-    def run() -> None:
-        assert stream is not None
-        for line in stream:
-            sink(line.rstrip("\n"))
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    return thread
-
-
-class Child:
-    """A subprocess whose first stdout line we wait for (bounded); stopped by SIGTERM, then kill."""
-
-    def __init__(self, cmd: list[str], env: dict[str, str], ready: Callable[[str], bool]) -> None:
-        # cwd: `python -m` puts the working directory first on sys.path, so the child
-        # imports the same otp as this process (OTP_ROOT), not a checkout it runs in
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     text=True, env=env, cwd=OTP_ROOT)
-        self.lines: collections.deque[str] = collections.deque()
-        self.stderr: list[str] = []
-        ready_event = threading.Event()
-        self.first = ""
-
-        def on_line(line: str) -> None:
-            self.lines.append(line)
-            if not ready_event.is_set() and ready(line):
-                self.first = line
-                ready_event.set()
-
-        self._readers = [_pump(self.proc.stdout, on_line), _pump(self.proc.stderr,
-                                                                  self.stderr.append)]
-        if not ready_event.wait(START_S):
-            self.stop()
-            msg = f"{cmd[:4]} did not start within {START_S} s:\n" + "\n".join(self.stderr[-30:])
-            raise RuntimeError(msg)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-
-
-def child_env() -> dict[str, str]:
-    """bench/ (for _node_agents) and the checkout ``otp`` was imported from, first on the path."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(BENCH), str(OTP_ROOT), env.get("PYTHONPATH", "")])
-    env["PYTHONUNBUFFERED"] = "1"
-    env["OTP_COOKIE"] = COOKIE
-    return env
 
 
 # ---------------------------------------------------------------- the raw side (this process)
@@ -370,77 +321,30 @@ def otp_inflight(ref: Any, n: int) -> float:
     return n / (perf() - t0)
 
 
-def blockwise(samplers: list[Callable[[int], float]], n: int, blocks: int,
-              forward: bool) -> list[list[float]]:
-    """``n`` samples from each sampler, the samplers taking turns in ``blocks`` blocks."""
-    out: list[list[float]] = [[] for _ in samplers]
-    per = max(1, n // blocks)
-    for b in range(blocks):
-        order = list(range(len(samplers)))
-        if (b % 2 == 0) != forward:
-            order.reverse()
-        for i in order:
-            sample, append = samplers[i], out[i].append
-            for k in range(per):
-                append(sample(k))
-    return out
-
-
-def timed(call: Callable[[int], Any]) -> Callable[[int], float]:
-    def sample(i: int) -> float:
-        t0 = perf_ns()
-        call(i)
-        return (perf_ns() - t0) / 1000.0
-
-    return sample
-
-
 # ---------------------------------------------------------------- the run
-@dataclass
-class Results:
-    values: dict[str, list[float]] = field(default_factory=lambda: collections.defaultdict(list))
-
-    def add(self, **kw: float) -> None:
-        for k, v in kw.items():
-            self.values[k].append(v)
-
-    def __getitem__(self, key: str) -> list[float]:
-        return self.values[key]
-
-
-def check_same_otp(env: dict[str, str]) -> None:
-    """The other node must run the otp this process runs (a checkout in the cwd would win)."""
-    out = subprocess.run([sys.executable, "-c", "import otp; print(otp.__file__)"], env=env,
-                         cwd=OTP_ROOT, capture_output=True, text=True, timeout=60, check=True)
-    theirs = Path(out.stdout.strip()).resolve()
-    if theirs != Path(otp.__file__).resolve():
-        msg = f"node b would import {theirs}, this process runs {otp.__file__}"
-        raise RuntimeError(msg)
-
-
 def run(sizes: Sizes, log: Callable[[str], None]) -> Results:
     env = child_env()
     check_same_otp(env)
-    children: list[Child] = []
+    raw_child_proc: Child | None = None
+    b: OtherNode | None = None
     try:
-        children.append(Child([sys.executable, str(Path(__file__).resolve()), "--raw-child"],
-                              env, lambda line: line.startswith("{")))
-        children.append(Child([sys.executable, "-m", "otp.cli", "start", "--name", "b",
-                               "--listen", "tcp://127.0.0.1:*", "--log-level", "critical"], env,
-                              lambda line: line.startswith("node ") and " listening on " in line))
-        raw = Raw(json.loads(children[0].first))
+        raw_child_proc = Child([sys.executable, str(Path(__file__).resolve()), "--raw-child"],
+                               env, lambda line: line.startswith("{"))
+        b = start_otp_node(env, "b")
+        raw = Raw(json.loads(raw_child_proc.first))
         try:
-            return measure(sizes, log, raw, children[1].first)
+            return measure(sizes, log, raw, b)
         finally:
             raw.close()
     finally:
-        for child in reversed(children):
-            child.stop()
+        if b is not None:
+            b.stop()
+        if raw_child_proc is not None:
+            raw_child_proc.stop()
 
 
-def measure(sizes: Sizes, log: Callable[[str], None], raw: Raw, b_line: str) -> Results:
-    _node, b_name, rest = b_line.split(" ", 2)
-    b_address = rest.removeprefix("listening on ").strip()
+def measure(sizes: Sizes, log: Callable[[str], None], raw: Raw, b: OtherNode) -> Results:
+    b_name, b_address = b.name, b.address
     res = Results()
     node = otp.node.start("a", "tcp://127.0.0.1:*", join=[b_address], cookie=COOKIE)
     try:
@@ -449,7 +353,7 @@ def measure(sizes: Sizes, log: Callable[[str], None], raw: Raw, b_line: str) -> 
         thread_ref = otp.node.spawn(b_name, "_node_agents:Counter")
         async_ref = otp.node.spawn(b_name, "_node_agents:AsyncCounter")
         assert async_ref.ask(COUNT) == 0 and thread_ref.ask(COUNT) == 0
-        sides = {"raw": raw.round_trip, "thread": thread_ref.ask, "async": async_ref.ask}
+        sides: dict[str, Callable[[int], Any]] = {"raw": raw.round_trip, "thread": thread_ref.ask, "async": async_ref.ask}
         for r in range(sizes.rounds):
             forward = r % 2 == 0
             t_round = perf()
@@ -577,14 +481,6 @@ def alternatives_table(res: Results) -> str:
         f"| {RAY['call_p99']:,.0f} |",
         f"| pipelined asks / calls, req/s | {flight:,.0f} | {flight_s:,.0f} | — "
         f"| {RAY['pipelined']:,} |"])
-
-
-def machine() -> str:
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return (f"Python {platform.python_version()} ({platform.python_implementation()}), "
-            f"agent-otp {otp.__version__}, pyzmq {zmq.__version__} (libzmq {zmq.zmq_version()}), "
-            f"msgpack {importlib.metadata.version('msgpack')}, "
-            f"{cpus} CPUs usable (nproc), {platform.system()} {platform.machine()}")
 
 
 def main(argv: list[str] | None = None) -> int:

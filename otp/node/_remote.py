@@ -6,9 +6,11 @@ interface of ``otp.actor._process`` (``put``, ``link_from``, ``add_monitor``,
 The runtime calls it exactly as it calls a local process, so links,
 monitors, supervisors and asks work across nodes unchanged.
 
-A remote process is *alive until known dead*: a DOWN, an exit signal, a
-``noproc`` answer, the answer to its ``stop()`` (as a local stop, it is dead
-once stop returns) or the loss of its node marks it dead with that reason.
+A remote process is *alive until known dead*: a DOWN (a ``noproc`` one for a
+monitor or link made after it exited), an exit signal, the answer to its
+``stop()`` (as a local stop, it is dead once stop returns) or the loss of
+its node marks it dead with that reason. An ask answered with ``NoProc``
+does not: the answer goes to the asker only (monitor it to know).
 After a lost node returns, refs to its agents work again (if those agents
 still run there).
 """
