@@ -24,6 +24,7 @@ from __future__ import annotations
 import itertools
 import threading
 import weakref
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from otp import _log
@@ -32,10 +33,12 @@ from otp.codec import CodecError
 from otp.node._protocol import OP_REPLY
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from otp.codec import Codec
     from otp.node.transport import Link, Transport
 
-__all__ = ["Peer", "Reply", "next_corr"]
+__all__ = ["Peer", "Reply", "corked", "next_corr"]
 
 CONNECTING, UP, DOWN, REJECTED = "connecting", "up", "down", "rejected"
 _QUEUE_LIMIT = 100_000  # messages queued for a peer that has not come up yet
@@ -43,6 +46,30 @@ _QUEUE_LIMIT = 100_000  # messages queued for a peer that has not come up yet
 _log_peer = _log.get_logger()
 next_corr = itertools.count(1).__next__
 """Correlation ids of asks, spawns and name claims (one sequence, so replies never collide)."""
+
+_corks = threading.local()
+
+
+@contextmanager
+def corked() -> Iterator[None]:
+    """Hold back what this thread sends to other nodes in the block; at its end, send it
+    from this thread, one frame per node (a fan-out's asks leave together, at once).
+
+    Without it, asks sent while others to the same node are unanswered are
+    left to the I/O thread, which may only get the GIL once this thread (and
+    the node loop, busy with the fan-out's local members) let it.
+    """
+    if _corks.__dict__.get("peers") is not None:  # nested: the outer block sends
+        yield
+        return
+    peers: dict[Peer, None] = {}
+    _corks.peers = peers
+    try:
+        yield
+    finally:
+        _corks.peers = None
+        for peer in peers:
+            peer.flush_now()
 
 
 class Peer:
@@ -109,6 +136,10 @@ class Peer:
                     return True
                 return False
             self.parts.append(part)
+            cork = _corks.__dict__.get("peers")
+            if cork is not None:  # sent when the corked() block ends
+                cork[self] = None
+                return True
             if self.flushing or (defer and self.scheduled):
                 return True
             if defer:
@@ -120,6 +151,14 @@ class Peer:
         else:
             self.flush()
         return True
+
+    def flush_now(self) -> None:
+        """Send what has queued up, from this thread, unless a flusher is at it already."""
+        with self.lock:
+            if self.flushing:
+                return  # the flusher takes everything queued
+            self.flushing = True
+        self.flush()
 
     def flush_deferred(self) -> None:
         """I/O thread: send one batch of what has queued up (again next round if more came)."""

@@ -166,10 +166,22 @@ class Pool:
             fresh = time.monotonic() - self._read_at < REFRESH
             if fresh and all(m.is_alive() for m in members):
                 return list(members)
-        members = self._read(members)
+        return list(self._reread(members))
+
+    def _reread(self, last: list[AgentRef[Any]]) -> list[AgentRef[Any]]:
+        members = self._read(last)
         with self._lock:
             self._members, self._read_at = members, time.monotonic()
-        return list(members)
+        return members
+
+    def _routable(self) -> list[AgentRef[Any]]:
+        """The member list as last read while it is fresh: not copied, and its members not
+        checked one by one (``route_future`` checks the one it picks). Never changed once
+        read, so the router may keep what it works out from it."""
+        members = self._members
+        if time.monotonic() - self._read_at < REFRESH:
+            return members
+        return self._reread(members)
 
     def _read(self, last: list[AgentRef[Any]]) -> list[AgentRef[Any]]:
         if self.supervisor is None:
@@ -216,11 +228,14 @@ class Pool:
 
     def route_future(self, message: Any, *, key: Any = None) -> AgentFuture:
         """``route`` without waiting: the future of the chosen member's answer."""
-        members = self.members()
-        if not members:
-            msg = "the pool has no live member to route to"
-            raise LookupError(msg)
-        member = self.router.pick(members, key, self._labels)
+        members = self._routable()
+        member = self.router.pick(members, key, self._labels) if members else None
+        if member is None or not member.is_alive():  # one has died since: read them again
+            members = self._reread(members)
+            if not members:
+                msg = "the pool has no live member to route to"
+                raise LookupError(msg)
+            member = self.router.pick(members, key, self._labels)
         routed = _Routed(self.router, member, self._routed)
         routed.future._otp_ctx = (member, message)
         with self.router.lock:

@@ -13,6 +13,7 @@ import bisect
 import hashlib
 import itertools
 import threading
+from operator import attrgetter
 from typing import Any
 
 from otp.actor import AgentRef
@@ -21,6 +22,7 @@ __all__ = ["ROUTINGS", "Ring", "Router"]
 
 ROUTINGS = ("round_robin", "least_loaded", "hash")
 _VNODES = 64
+_id = attrgetter("id")
 
 
 def _point(data: str) -> int:
@@ -51,9 +53,14 @@ class Router:
         self.routing = routing
         self.turn = itertools.count()
         self.lock = threading.Lock()
-        self.in_flight: dict[AgentRef[Any], int] = {}
+        self.in_flight: dict[str, int] = {}  # member id -> asks in flight from this pool
         self.ring: Ring | None = None
         self.ring_of: tuple[AgentRef[Any], ...] = ()
+        # The pool passes the same list until it re-reads its members (it never changes
+        # a list it has passed): per list, the ring is checked once and the ids read once.
+        self.ring_list: list[AgentRef[Any]] | None = None
+        self.ids: list[str] = []
+        self.ids_list: list[AgentRef[Any]] | None = None
 
     def pick(self, members: list[AgentRef[Any]], key: Any,
              labels: dict[AgentRef[Any], str] | None = None) -> AgentRef[Any]:
@@ -63,24 +70,29 @@ class Router:
                 msg = "a pool with routing='hash' needs key= on each call"
                 raise ValueError(msg)
             with self.lock:
-                if self.ring is None or self.ring_of != tuple(members):
-                    names = [(labels or {}).get(m) or m.id for m in members]
-                    self.ring, self.ring_of = Ring(members, names), tuple(members)
+                if members is not self.ring_list:
+                    if self.ring is None or self.ring_of != tuple(members):
+                        names = [(labels or {}).get(m) or m.id for m in members]
+                        self.ring, self.ring_of = Ring(members, names), tuple(members)
+                    self.ring_list = members
+                assert self.ring is not None
                 return self.ring.pick(key)
         if self.routing == "least_loaded":
-            with self.lock:
-                load = self.in_flight
-                return min(members, key=lambda m: load.get(m, 0))
+            with self.lock:  # the first of the least loaded, scanned in C (no key lambda)
+                if members is not self.ids_list:
+                    self.ids, self.ids_list = list(map(_id, members)), members
+                loads = list(map(self.in_flight.get, self.ids, itertools.repeat(0)))
+                return members[loads.index(min(loads))]
         return members[next(self.turn) % len(members)]
 
     def started(self, member: AgentRef[Any]) -> None:
         with self.lock:
-            self.in_flight[member] = self.in_flight.get(member, 0) + 1
+            self.in_flight[member.id] = self.in_flight.get(member.id, 0) + 1
 
     def finished(self, member: AgentRef[Any]) -> None:
         with self.lock:
-            left = self.in_flight.get(member, 0) - 1
+            left = self.in_flight.get(member.id, 0) - 1
             if left > 0:
-                self.in_flight[member] = left
+                self.in_flight[member.id] = left
             else:
-                self.in_flight.pop(member, None)
+                self.in_flight.pop(member.id, None)
