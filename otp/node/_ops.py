@@ -12,8 +12,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from otp import _log
-from otp.actor import Down
-from otp.actor._process import dead_letter, lookup
+from otp.actor import Down, ask_into
+from otp.actor._process import lookup
 from otp.actor._wire import from_wire
 from otp.errors import NOPROC, AgentExit
 from otp.node._peer import Reply
@@ -76,14 +76,7 @@ def _ask(node: Node, peer: Peer, proc_id: str, class_name: str, kind: int, paylo
     except ValueError as exc:
         reply.set_exception((ValueError, exc, None))
         return
-    target = _target(proc_id, class_name)
-    proc = target._proc
-    if proc.dead:
-        dead_letter(target, message, reply)
-        return
-    proc.put((message, reply))
-    if proc.dead:
-        proc.drain()
+    ask_into(_target(proc_id, class_name), message, reply)
 
 
 def _reply(node: Node, peer: Peer, corr: int, ok: bool, value: Any) -> None:
