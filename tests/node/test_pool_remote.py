@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from cluster import FAST, NodeProcess, this_node
 from pool_agents import Voter
+from pool_support import eventually, plan, timed_ask
 
 import otp.node
 from otp import AgentRef
@@ -79,25 +80,6 @@ def start_pool(three: Cluster) -> Iterator[Callable[..., Pool]]:
     yield start
     for pool in pools:
         end(pool)
-
-
-def plan(*pairs: tuple[AgentRef[Any], tuple[Any, ...]]) -> tuple[str, dict[str, Any]]:
-    return ("vote", {m.id: spec for m, spec in pairs})
-
-
-def timed_ask(pool: Pool, message: Any, **kwargs: Any) -> tuple[FanOutResult, float]:
-    start = time.monotonic()
-    result = pool.ask(message, **kwargs)
-    return result, time.monotonic() - start
-
-
-def eventually(check: Callable[[], Any], timeout: float = WAIT) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(0.02)
 
 
 def where(cluster: Cluster, ref: AgentRef[Any]) -> str:

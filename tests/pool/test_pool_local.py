@@ -17,10 +17,11 @@ from typing import Any
 
 import pytest
 from pool_agents import Voter
+from pool_support import eventually, plan, timed_ask
 
 from otp import AgentRef
 from otp.errors import AgentExit, AskTimeout, NoProc
-from otp.pool import FanOutResult, NoConsensus, Pool, Quorum, quorum
+from otp.pool import NoConsensus, Pool, Quorum, quorum
 
 WAIT = 5.0
 SLOW = 3.0  # seconds a straggler sleeps: far longer than any prompt decision here
@@ -42,26 +43,6 @@ def voters(n: int, default: Any = "yes") -> list[AgentRef[Any]]:
     refs = [Voter.spawn(args=(default,)) for _ in range(n)]
     _spawned.extend(refs)
     return refs
-
-
-def plan(*pairs: tuple[AgentRef[Any], tuple[Any, ...]]) -> tuple[str, dict[str, Any]]:
-    """The ``("vote", plan)`` message giving each listed member its own action."""
-    return ("vote", {m.id: spec for m, spec in pairs})
-
-
-def timed_ask(pool: Pool, message: Any, **kwargs: Any) -> tuple[FanOutResult, float]:
-    start = time.monotonic()
-    result = pool.ask(message, **kwargs)
-    return result, time.monotonic() - start
-
-
-def eventually(check: Any, timeout: float = WAIT) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(0.02)
 
 
 # -- strategies ----------------------------------------------------------------------------
