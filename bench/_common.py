@@ -1,5 +1,6 @@
 """Helpers shared by the bench scripts (not a bench itself): percentiles, the ratio table, the
-commit line, per-round results, blockwise sampling, and other nodes as subprocesses.
+commit line, a run's options and heading, per-round results, blockwise sampling, and other
+nodes as subprocesses.
 
 The scripts are run as ``python bench/bench_x.py``, so ``bench/`` is
 ``sys.path[0]`` and they import this module as ``_common``.
@@ -7,8 +8,12 @@ The scripts are run as ``python bench/bench_x.py``, so ``bench/`` is
 
 from __future__ import annotations
 
+import argparse
 import collections
+import dataclasses
+import datetime
 import os
+import shlex
 import statistics
 import subprocess
 import sys
@@ -19,9 +24,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-__all__ = ["BENCH", "COOKIE", "START_S", "Child", "OtherNode", "Results", "Row", "blockwise",
-           "check_same_otp", "child_env", "diff_table", "git_commit", "machine", "otp_root", "pct", "ratio_table",
-           "start_otp_node", "timed"]
+__all__ = ["BENCH", "COOKIE", "START_S", "Child", "OtherNode", "Results", "Row",
+           "bench_options", "blockwise", "check_same_otp", "child_env", "chosen_sizes",
+           "command_line", "diff_table", "git_commit", "header", "log", "machine", "otp_root",
+           "pct", "ratio_table", "start_otp_node", "timed", "version", "zmq_versions"]
 
 
 def pct(samples: list[float], q: float) -> float:
@@ -107,20 +113,73 @@ def ratio_table(rows: list[Row], base_label: str, ratio_label: str) -> str:
     return "\n".join(lines)
 
 
-def machine() -> str:
-    """Python, agent-otp, pyzmq/libzmq and msgpack versions, CPUs usable, OS."""
+def version(dist: str) -> str:
+    """The installed version of a distribution, or ``?``."""
     import importlib.metadata
-    import platform
 
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return "?"
+
+
+def zmq_versions() -> tuple[str, str]:
+    """The pyzmq/libzmq and msgpack parts of ``machine()`` for the benches between nodes."""
     import zmq
+
+    return (f"pyzmq {zmq.__version__} (libzmq {zmq.zmq_version()})",
+            f"msgpack {version('msgpack')}")
+
+
+def machine(*parts: str) -> str:
+    """Python, agent-otp, the given parts (library versions, RAM), CPUs usable, OS."""
+    import platform
 
     import otp
 
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return (f"Python {platform.python_version()} ({platform.python_implementation()}), "
-            f"agent-otp {otp.__version__}, pyzmq {zmq.__version__} (libzmq {zmq.zmq_version()}), "
-            f"msgpack {importlib.metadata.version('msgpack')}, "
-            f"{cpus} CPUs usable (nproc), {platform.system()} {platform.machine()}")
+    return ", ".join([f"Python {platform.python_version()} ({platform.python_implementation()})",
+                      f"agent-otp {otp.__version__}", *parts, f"{cpus} CPUs usable (nproc)",
+                      f"{platform.system()} {platform.machine()}"])
+
+
+# ---------------------------------------------------------------- running a bench
+def bench_options(parser: argparse.ArgumentParser, default_rounds: int, quick: str) -> None:
+    """Add ``--rounds`` and ``--quick`` (``quick``: what --quick does, for its help)."""
+    parser.add_argument("--rounds", type=int, default=None,
+                        help=f"interleaved rounds (default {default_rounds}; 3 with --quick)")
+    parser.add_argument("--quick", action="store_true", help=quick)
+
+
+def chosen_sizes(parser: argparse.ArgumentParser, args: argparse.Namespace, default: Any,
+                 quick: Any) -> Any:
+    """The sizes dataclass for ``--quick``, with ``--rounds`` applied."""
+    sizes = quick if args.quick else default
+    if args.rounds is not None:
+        if args.rounds < 1:
+            parser.error("--rounds must be >= 1")
+        sizes = dataclasses.replace(sizes, rounds=args.rounds)
+    return sizes
+
+
+def command_line() -> str:
+    """How this bench was run, as a shell command."""
+    return "python " + shlex.join([os.path.relpath(sys.argv[0]), *sys.argv[1:]])
+
+
+def log(text: str) -> None:
+    """Progress goes to stderr; the results (markdown) to stdout."""
+    print(text, file=sys.stderr, flush=True)
+
+
+def header(title: str, command: str, *machine_parts: str) -> str:
+    """The heading and the Command / Date / Machine lines of a results section."""
+    import otp
+
+    date = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return (f"## {title}\n\nCommand: `{command}`  \n"
+            f"Date: {date}, agent-otp at {git_commit(otp.__file__)}  \n"
+            f"Machine: {machine(*machine_parts)}  ")
 
 
 # ---------------------------------------------------------------- results over rounds

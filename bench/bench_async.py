@@ -66,14 +66,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import datetime
 import faulthandler
 import gc
-import importlib.metadata
 import json
 import os
-import platform
-import shlex
 import statistics
 import subprocess
 import sys
@@ -90,7 +86,7 @@ except ImportError:  # run from a checkout without installing agent-otp
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     import otp
 
-from _common import git_commit, pct
+from _common import bench_options, chosen_sizes, command_line, header, log, pct, version
 
 from otp import AgentActor, ChildSpec, Supervisor
 
@@ -796,21 +792,15 @@ def table(results: dict[str, Series], once: dict[str, Any], sizes: Sizes) -> str
     return "\n".join(lines)
 
 
-def machine() -> str:
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return (f"Python {platform.python_version()} ({platform.python_implementation()}), "
-            f"agent-otp {otp.__version__}, pykka {importlib.metadata.version('pykka')}, "
-            f"structlog {importlib.metadata.version('structlog')}, "
-            f"{cpus} CPUs usable (nproc), {mem_total_kib() / 2**20:.1f} GiB RAM, "
-            f"{platform.system()} {platform.machine()}")
+def versions() -> tuple[str, str, str]:
+    """pykka's and structlog's versions and the RAM, for the Machine line."""
+    return (f"pykka {version('pykka')}", f"structlog {version('structlog')}",
+            f"{mem_total_kib() / 2**20:.1f} GiB RAM")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rounds", type=int, default=None,
-                        help="interleaved rounds (default 7; 3 with --quick)")
-    parser.add_argument("--quick", action="store_true",
-                        help="smaller sizes and no 1M-agent run, for a run under ~30 s")
+    bench_options(parser, 7, "smaller sizes and no 1M-agent run, for a run under ~30 s")
     parser.add_argument("--memory-child", nargs=2, metavar=("SIDE", "N"),
                         help=argparse.SUPPRESS)  # internal: one memory measurement
     parser.add_argument("--messaged", action="store_true", help=argparse.SUPPRESS)
@@ -819,19 +809,11 @@ def main(argv: list[str] | None = None) -> int:
         side, n = args.memory_child
         print(json.dumps(memory_child(side, int(n), args.messaged)), flush=True)
         os._exit(0)  # at once: tearing down n agents (or pending tasks) is not measured
-    sizes = QUICK if args.quick else DEFAULT
-    if args.rounds is not None:
-        if args.rounds < 1:
-            parser.error("--rounds must be >= 1")
-        sizes = Sizes(**{**sizes.__dict__, "rounds": args.rounds})
+    sizes = chosen_sizes(parser, args, DEFAULT, QUICK)
 
     faulthandler.dump_traceback_later(WATCHDOG_S, exit=True)
     otp.configure_logging("critical")  # agent-otp's structlog: error events become no-ops
-    command = "python " + shlex.join([os.path.relpath(sys.argv[0]), *sys.argv[1:]])
-
-    def log(text: str) -> None:
-        print(text, file=sys.stderr, flush=True)
-
+    command = command_line()
     log(f"{command}: {sizes}")
     node_loop.ensure()
     t0 = perf()
@@ -844,12 +826,8 @@ def main(argv: list[str] | None = None) -> int:
     log(f"left running at the end (stopped now): {leftover} agent-otp agents; "
         f"{threading.active_count()} threads alive")
 
-    print(f"## Async bench: agent-otp async agents vs a bare asyncio actor, "
-          f"{sizes.rounds} interleaved rounds\n")
-    print(f"Command: `{command}`  ")
-    print(f"Date: {datetime.datetime.now(datetime.UTC).strftime('%Y-%m-%d %H:%M UTC')}, "
-          f"agent-otp at {git_commit(otp.__file__)}  ")
-    print(f"Machine: {machine()}  ")
+    print(header(f"Async bench: agent-otp async agents vs a bare asyncio actor, "
+                 f"{sizes.rounds} interleaved rounds", command, *versions()))
     sup_line = ("one_for_one Supervisor on the loop (kind='async')"
                 if SUP_MODE.get("mode") == "async" else
                 f"one_for_one **thread** Supervisor (Supervisor.start(kind='async') failed: "

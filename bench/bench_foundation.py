@@ -45,15 +45,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import datetime
 import faulthandler
 import gc
-import importlib.metadata
 import logging
 import os
-import platform
 import queue
-import shlex
 import statistics
 import sys
 import threading
@@ -70,7 +66,7 @@ except ImportError:  # run from a checkout without installing agent-otp
     import otp
 
 import pykka
-from _common import pct
+from _common import bench_options, chosen_sizes, command_line, header, log, pct, version
 
 from otp import AgentActor, ChildSpec, Down, Inbox, Supervisor
 
@@ -538,20 +534,10 @@ def table(results: dict[str, Series]) -> str:
     return "\n".join(lines)
 
 
-def machine() -> str:
-    try:
-        pykka_version = importlib.metadata.version("pykka")
-    except importlib.metadata.PackageNotFoundError:  # pragma: no cover
-        pykka_version = "?"
-    try:  # structlog's console renderer formats tracebacks with rich when it is installed
-        rich = "rich " + importlib.metadata.version("rich")
-    except importlib.metadata.PackageNotFoundError:
-        rich = "no rich"
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return (f"Python {platform.python_version()} ({platform.python_implementation()}), "
-            f"pykka {pykka_version}, agent-otp {otp.__version__}, "
-            f"structlog {importlib.metadata.version('structlog')} ({rich}), "
-            f"{cpus} CPUs usable (nproc), {platform.system()} {platform.machine()}")
+def versions() -> tuple[str, str]:
+    """pykka's and structlog's versions for the Machine line (and whether rich formats tracebacks)."""
+    rich = "no rich" if version("rich") == "?" else "rich " + version("rich")
+    return f"pykka {version('pykka')}", f"structlog {version('structlog')} ({rich})"
 
 
 def silence_logs() -> None:
@@ -561,24 +547,13 @@ def silence_logs() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rounds", type=int, default=None,
-                        help="interleaved rounds (default 5; 3 with --quick)")
-    parser.add_argument("--quick", action="store_true",
-                        help="smaller sizes, for a run under ~20 s")
+    bench_options(parser, 5, "smaller sizes, for a run under ~20 s")
     args = parser.parse_args(argv)
-    sizes = QUICK if args.quick else DEFAULT
-    if args.rounds is not None:
-        if args.rounds < 1:
-            parser.error("--rounds must be >= 1")
-        sizes = Sizes(**{**sizes.__dict__, "rounds": args.rounds})
+    sizes = chosen_sizes(parser, args, DEFAULT, QUICK)
 
     faulthandler.dump_traceback_later(WATCHDOG_S, exit=True)
     silence_logs()
-    command = "python " + shlex.join([os.path.relpath(sys.argv[0]), *sys.argv[1:]])
-
-    def log(text: str) -> None:
-        print(text, file=sys.stderr, flush=True)
-
+    command = command_line()
     log(f"{command}: {sizes}")
     t0 = perf()
     try:
@@ -591,10 +566,8 @@ def main(argv: list[str] | None = None) -> int:
     log(f"left running at the end (stopped now): {leftover} agent-otp agents, "
         f"{leftover_raw} pykka actors; {threading.active_count()} threads alive")
 
-    print(f"## Foundation bench: agent-otp vs raw pykka, {sizes.rounds} interleaved rounds\n")
-    print(f"Command: `{command}`  ")
-    print(f"Date: {datetime.datetime.now(datetime.UTC).strftime('%Y-%m-%d %H:%M UTC')}  ")
-    print(f"Machine: {machine()}  ")
+    print(header(f"Foundation bench: agent-otp vs raw pykka, {sizes.rounds} interleaved rounds",
+                 command, *versions()))
     print(f"Sizes per round and side: {sizes.tells:,} tells; {sizes.asks:,} asks; "
           f"{sizes.proxy_calls:,} proxy calls; {sizes.spawns:,} spawn+stop; "
           f"{sizes.crashes:,} crashes ({sizes.logged_crashes:,} with logs on). "

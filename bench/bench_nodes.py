@@ -47,12 +47,9 @@ from __future__ import annotations
 
 import argparse
 import collections
-import datetime
 import faulthandler
 import gc
 import json
-import os
-import shlex
 import statistics
 import sys
 import time
@@ -76,20 +73,25 @@ from _common import (
     OtherNode,
     Results,
     Row,
+    bench_options,
     blockwise,
     check_same_otp,
     child_env,
-    git_commit,
-    machine,
+    chosen_sizes,
+    command_line,
+    header,
+    log,
     pct,
     ratio_table,
     start_otp_node,
     timed,
+    zmq_versions,
 )
 
 import otp.node
 from otp.actor._process import new_id
 
+QUICK_HELP = "smaller sizes, about 20 s"
 WATCHDOG_S = 600  # the whole run is aborted (with every thread's traceback) past this
 WAIT_S = 5.0  # an ask's timeout, a request's wait
 COUNT_WAIT_S = 120.0  # the confirmation after a burst of tells
@@ -485,27 +487,17 @@ def alternatives_table(res: Results) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rounds", type=int, default=None,
-                        help="interleaved rounds (default 5; 3 with --quick)")
-    parser.add_argument("--quick", action="store_true", help="smaller sizes, about 20 s")
+    bench_options(parser, 5, QUICK_HELP)
     parser.add_argument("--raw-child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.raw_child:
         raw_child()
         return 0
-    sizes = QUICK if args.quick else DEFAULT
-    if args.rounds is not None:
-        if args.rounds < 1:
-            parser.error("--rounds must be >= 1")
-        sizes = Sizes(**{**sizes.__dict__, "rounds": args.rounds})
+    sizes = chosen_sizes(parser, args, DEFAULT, QUICK)
 
     faulthandler.dump_traceback_later(WATCHDOG_S, exit=True)
     otp.configure_logging("critical")
-    command = "python " + shlex.join([os.path.relpath(sys.argv[0]), *sys.argv[1:]])
-
-    def log(text: str) -> None:
-        print(text, file=sys.stderr, flush=True)
-
+    command = command_line()
     log(f"{command}: {sizes}")
     t0 = perf()
     try:
@@ -514,12 +506,8 @@ def main(argv: list[str] | None = None) -> int:
         faulthandler.cancel_dump_traceback_later()
     elapsed = perf() - t0
 
-    print(f"## Nodes bench: remote tell/ask between two processes vs raw pyzmq + msgpack, "
-          f"{sizes.rounds} interleaved rounds\n")
-    print(f"Command: `{command}`  ")
-    print(f"Date: {datetime.datetime.now(datetime.UTC).strftime('%Y-%m-%d %H:%M UTC')}, "
-          f"agent-otp at {git_commit(otp.__file__)}  ")
-    print(f"Machine: {machine()}  ")
+    print(header(f"Nodes bench: remote tell/ask between two processes vs raw pyzmq + msgpack, "
+                 f"{sizes.rounds} interleaved rounds", command, *zmq_versions()))
     print(f"Sizes per round: {sizes.raw_tells:,} raw messages per throughput run; "
           f"{sizes.tells:,} agent-otp tells per kind; {sizes.asks:,} round trips per side "
           f"(+{sizes.warmup:,} warm-up), in {sizes.blocks} blocks; {sizes.inflight_raw:,} raw "

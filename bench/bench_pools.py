@@ -65,12 +65,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
-import datetime
 import faulthandler
 import gc
-import os
 import queue
-import shlex
 import statistics
 import sys
 import threading
@@ -92,22 +89,27 @@ from _common import (
     OtherNode,
     Results,
     Row,
+    bench_options,
     blockwise,
     check_same_otp,
     child_env,
+    chosen_sizes,
+    command_line,
     diff_table,
-    git_commit,
-    machine,
+    header,
+    log,
     pct,
     ratio_table,
     start_otp_node,
     timed,
+    zmq_versions,
 )
 from _node_agents import SLEEP, AsyncWorker, Worker
 
 import otp.node
 from otp.pool import Pool
 
+QUICK_HELP = "3 smaller rounds, about 35 s"
 WATCHDOG_S = 600  # the whole run is aborted (with every thread's traceback) past this
 WAIT_S = 10.0  # a fan-out's or an ask's timeout
 SERVICE_S = 0.001  # each member's service time in the fan-out rows
@@ -462,23 +464,13 @@ def baselines_table(res: Results) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rounds", type=int, default=None,
-                        help="interleaved rounds (default 5; 3 with --quick)")
-    parser.add_argument("--quick", action="store_true", help="3 smaller rounds, about 35 s")
+    bench_options(parser, 5, QUICK_HELP)
     args = parser.parse_args(argv)
-    sizes = QUICK if args.quick else DEFAULT
-    if args.rounds is not None:
-        if args.rounds < 1:
-            parser.error("--rounds must be >= 1")
-        sizes = Sizes(**{**sizes.__dict__, "rounds": args.rounds})
+    sizes = chosen_sizes(parser, args, DEFAULT, QUICK)
 
     faulthandler.dump_traceback_later(WATCHDOG_S, exit=True)
     otp.configure_logging("critical")
-    command = "python " + shlex.join([os.path.relpath(sys.argv[0]), *sys.argv[1:]])
-
-    def log(text: str) -> None:
-        print(text, file=sys.stderr, flush=True)
-
+    command = command_line()
     log(f"{command}: {sizes}")
     t0 = perf()
     try:
@@ -487,12 +479,8 @@ def main(argv: list[str] | None = None) -> int:
         faulthandler.cancel_dump_traceback_later()
     elapsed = perf() - t0
 
-    print(f"## Pools bench: fan-out overhead and routing throughput on two nodes, "
-          f"{sizes.rounds} interleaved rounds\n")
-    print(f"Command: `{command}`  ")
-    print(f"Date: {datetime.datetime.now(datetime.UTC).strftime('%Y-%m-%d %H:%M UTC')}, "
-          f"agent-otp at {git_commit(otp.__file__)}  ")
-    print(f"Machine: {machine()}  ")
+    print(header(f"Pools bench: fan-out overhead and routing throughput on two nodes, "
+                 f"{sizes.rounds} interleaved rounds", command, *zmq_versions()))
     print(f"Sizes per round: {sizes.fan10:,} samples per sampler with 10 members and "
           f"{sizes.fan100:,} with 100 (+{sizes.warmup} warm-up), in {sizes.blocks} blocks; "
           f"{sizes.requests:,} requests per routing run, {INFLIGHT} in flight. Service time "
