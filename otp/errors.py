@@ -15,7 +15,8 @@ Hierarchy::
      ├── AskTimeout               no reply within the timeout (also a TimeoutError)
      ├── StopTimeout              stop() did not finish in time (also a TimeoutError)
      ├── SpecError                an invalid child spec or supervisor flag (also ValueError)
-     └── SupervisorError          a supervisor call failed (not_found, running, ...)
+     ├── SupervisorError          a supervisor call failed (not_found, running, ...)
+     └── SystemSpecError          a system file (YAML) is invalid: every problem, with its line
 
 Exit reasons are plain values, as in OTP: the strings ``"normal"``,
 ``"shutdown"``, ``"killed"``, ``"noproc"``, ``"noconnection"``, the tuple
@@ -24,7 +25,7 @@ Exit reasons are plain values, as in OTP: the strings ``"normal"``,
 
 from __future__ import annotations
 
-from typing import Any, TypeAlias
+from typing import Any, NamedTuple, TypeAlias
 
 __all__ = [
     "AgentExit",
@@ -41,11 +42,13 @@ __all__ = [
     "NoProc",
     "NotRegistered",
     "OTPError",
+    "Problem",
     "SHUTDOWN",
     "SpecError",
     "StartError",
     "StopTimeout",
     "SupervisorError",
+    "SystemSpecError",
     "format_reason",
     "is_abnormal",
     "is_shutdown",
@@ -174,3 +177,33 @@ class SupervisorError(OTPError):
         super().__init__(msg)
         self.code = code
         self.reason = reason
+
+
+class Problem(NamedTuple):
+    """One thing wrong in a system file: where (file, 1-based line and column, key path),
+    the offending value as written, and what is allowed."""
+
+    file: str
+    line: int | None
+    column: int | None
+    path: str
+    value: str | None
+    message: str
+
+    def __str__(self) -> str:
+        where = self.file if self.line is None else f"{self.file}:{self.line}:{self.column}"
+        key = f" {self.path}:" if self.path else ""
+        value = "" if self.value is None else f" {self.value}:"
+        return f"{where}:{key}{value} {self.message}"
+
+
+class SystemSpecError(OTPError, ValueError):
+    """A system file is invalid; ``problems`` lists each one (file, line, key path, value,
+    what is allowed), and ``str()`` shows them one per line."""
+
+    def __init__(self, file: str, problems: list[Problem]) -> None:
+        self.file = file
+        self.problems = list(problems)
+        n = len(self.problems)
+        head = f"{file} is not a valid system file ({n} problem{'s' if n != 1 else ''}):"
+        super().__init__("\n".join([head, *(f"  {p}" for p in self.problems)]))

@@ -103,6 +103,21 @@ EXPECTED: dict[str, list[str]] = {
         "{'answer': 'Jupiter', 'source': 'almanac 2018'}",
         "{'answer': '62', 'source': 'almanac 2018'}",
     ],
+    "newsroom.py": [
+        "1. loaded newsroom.yaml: tree 'newsroom', children ['reporter', 'desk', 'checkers']",
+        "2. reporter: supervision trees: a tech story in three paragraphs",
+        "editor (async): approved #1: supervision trees",
+        "3. pool of 3 checkers, majority: 'true'",
+        "4. the reporter crashed: an empty topic",
+        "restarted: a new reporter (True); restarts: a tech story",
+        "the editor kept its count: approved #2: a second story",
+        "editor stops (shutdown) after approving 2",
+        "stopped; tree still running: False",
+    ],
+    "newsroom_agents.py": [
+        "approved #1: actors: a tech story in three paragraphs",
+        "true",
+    ],
     "links_and_monitors.py": [
         "the partner died too: Down reason RuntimeError('out of tokens')",
         "manager alive: True; it received: [\"Exit from Worker: RuntimeError('bad tool call')\"]",

@@ -14,6 +14,9 @@ from collections.abc import Sequence
 from importlib import metadata
 
 from otp.cli import _commands
+from otp.cli import _demo
+from otp.cli import _status
+from otp.cli import _system
 
 __all__ = ["main"]
 
@@ -35,6 +38,10 @@ otp-node runs and manages agent-otp nodes from the shell."""
 
 EPILOG = """\
 examples:
+  otp-node demo                          # a supervised team at work, crash and restart
+  otp-node init myproject                # a new project: system.yaml, an agent, tests
+  otp-node check system.yaml
+  otp-node run system.yaml
   otp-node start --name a --listen tcp://127.0.0.1:7001
   otp-node start --name b --listen tcp://127.0.0.1:7002 --join tcp://127.0.0.1:7001
   otp-node ping tcp://127.0.0.1:7001
@@ -72,6 +79,20 @@ def _add_security(p: argparse.ArgumentParser) -> None:
                    help="directory of the public keys (*.key) accepted from peers")
 
 
+def _add_status(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``otp-node status ADDR [--json] [--timeout S]``: a node's supervision trees."""
+    text = "show a node's supervision trees: ids, kinds, states, restarts, uptimes"
+    c = sub.add_parser("status", help=text, description=f"{_status.STATUS_DOC}\n\n{CONTROL_DOC}",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    c.add_argument("address", metavar="ADDR",
+                   help="the node's listen address, tcp://HOST:PORT or ipc:///path "
+                        "(ADDR#curve=KEY if the node uses CURVE)")
+    c.add_argument("--timeout", type=float, default=5.0, metavar="SECONDS",
+                   help="how long to wait for the node (default: %(default)s)")
+    c.add_argument("--json", action="store_true", help="print one JSON object")
+    _add_security(c)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the ``otp-node`` argument parser."""
     raw = argparse.RawDescriptionHelpFormatter
@@ -79,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
                                      formatter_class=raw)
     parser.add_argument("--version", action="version", version=f"otp-node {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    _demo.add_parser(sub)
 
     p = sub.add_parser("start", help="run a node in the foreground until SIGTERM or SIGINT",
                        formatter_class=raw, description=_commands.START_DOC)
@@ -118,6 +140,10 @@ def build_parser() -> argparse.ArgumentParser:
             c.add_argument("--json", action="store_true", help="print one JSON object")
         _add_security(c)
 
+    _add_status(sub)
+
+    _system.add_parsers(sub)
+
     k = sub.add_parser("keys", help="write a CURVE key pair: NAME.key (public) and "
                        "NAME.key_secret", description=_commands.KEYS_DOC, formatter_class=raw)
     k.add_argument("--dir", required=True, help="directory to write the key files in")
@@ -136,6 +162,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if ns.command is None:
         parser.print_help(sys.stderr)
         return 2
-    run = {"start": _commands.start, "ping": _commands.ping, "ls": _commands.ls,
-           "stop": _commands.stop, "keys": _commands.keys}[ns.command]
+    run = {"demo": _demo.demo,
+           "start": _commands.start, "ping": _commands.ping, "ls": _commands.ls,
+           "stop": _commands.stop, "keys": _commands.keys, "status": _status.status,
+           "run": _system.run, "check": _system.check, "schema": _system.schema,
+           "init": _system.init, "create": _system.create}[ns.command]
     return run(ns)

@@ -28,7 +28,7 @@ from otp.node._protocol import (
     parse_address,
 )
 from otp.node._remote import local_node
-from otp.node._spawn import SPAWN_TIMEOUT, import_path
+from otp.node._spawn import SPAWN_TIMEOUT, import_path, resolve
 from otp.node.transport import create_keys, load_keys
 
 __all__ = [
@@ -43,6 +43,7 @@ __all__ = [
     "monitor_nodes",
     "nodes",
     "register_global",
+    "resolve",
     "spawn",
     "start",
     "stop",
@@ -67,11 +68,12 @@ def start(name: str, listen: str = "tcp://127.0.0.1:*", *, join: list[str] | tup
         listen: ``tcp://HOST:PORT`` (``*`` for any free port) or ``ipc:///path``.
         join: Addresses of nodes to connect to; their peers are connected too.
             With CURVE, append the peer's public key: ``tcp://h:p#curve=KEY``.
-        cookie, cookie_file: The cluster's shared secret (default ``$OTP_COOKIE``,
-            then ``~/.otp/cookie``, created on first use). It is never sent.
-        curve_secret, curve_allow: A ``*.key_secret`` file (``otp-node keys``) and a
-            directory of the public keys this node accepts. Required to listen
-            beyond loopback.
+        cookie: The cluster's shared secret (default ``$OTP_COOKIE``, then
+            ``~/.otp/cookie``, created on first use). It is never sent.
+        cookie_file: A file holding the cookie (mode 0600), instead of ``cookie``.
+        curve_secret: A ``*.key_secret`` file (``otp-node keys``). With
+            ``curve_allow``, required to listen beyond loopback.
+        curve_allow: A directory of the public keys this node accepts.
         heartbeat: Seconds after which a silent peer is lost (1 s).
         max_frame: Largest frame sent or accepted, in bytes.
         advertise: The address peers use to reach this node, when it is not the
@@ -203,6 +205,7 @@ def monitor_nodes(ref: AgentRef[Any]) -> None:
 
 
 def demonitor_nodes(ref: AgentRef[Any]) -> None:
+    """Stop sending ``NodeUp`` and ``NodeDown`` to ``ref`` (see ``monitor_nodes``)."""
     _node().watchers.discard(ref)
 
 
@@ -218,6 +221,7 @@ def register_global(name: str, ref: AgentRef[Any], *, timeout: float = 5.0) -> N
 
 
 def unregister_global(name: str) -> None:
+    """Release the global ``name`` on every connected node, before its agent exits."""
     _node().names.unregister(name)
 
 

@@ -1,8 +1,8 @@
-"""A hidden client: talks to one node without joining the cluster (``otp-node ping/ls/stop``).
+"""A hidden client: talks to one node without joining the cluster (``otp-node`` control commands).
 
 It proves the cookie like a node (see ``_protocol``) but announces itself
 as hidden: the node does not connect back, tell its peers, or route
-operations from it; it answers ``ping``, ``info`` and ``stop`` only.
+operations from it; it answers ``ping``, ``info``, ``status`` and ``stop`` only.
 """
 
 from __future__ import annotations
@@ -117,6 +117,17 @@ class Client:
         self.dialer.send(self.codec.encode(("info",)))
         info: dict[str, Any] = self._answer("info")[1]
         return info
+
+    def status(self) -> dict[str, Any]:
+        """The node's supervision trees: ``{"node", "address", "trees": [tree, ...]}``.
+
+        Each tree is the dict of ``otp.supervision.describe`` (roots oldest
+        first). The node walks them within a couple of seconds; a supervisor
+        that does not answer in time shows state ``"unknown"``.
+        """
+        self.dialer.send(self.codec.encode(("status",)))
+        status: dict[str, Any] = self._answer("status")[1]
+        return status
 
     def stop(self) -> str:
         """Ask the node to stop its supervision trees, then itself; return its name."""

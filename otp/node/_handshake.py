@@ -11,6 +11,7 @@ from __future__ import annotations
 import hmac
 import threading
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 from otp import _log
@@ -23,13 +24,30 @@ if TYPE_CHECKING:
     from otp.node._node import Node
     from otp.node.transport import Link, Transport
 
-__all__ = ["Handshake"]
+__all__ = ["STATUS_TIMEOUT", "Handshake", "set_status_reporter"]
 
 _HANDSHAKE_TIMEOUT = 5.0
 _OPEN_CHALLENGES = 256
 _HIDDEN_SESSIONS = 64  # hidden clients (otp-node ping, ls) remembered; the oldest are forgotten
+STATUS_TIMEOUT = 2.0
+"""Seconds a ``status`` request may spend walking the supervision trees (a hidden client
+waits 5 s by default, so the answer comes in time even when a supervisor does not)."""
+_STATUS_WALKS = threading.BoundedSemaphore(4)  # status walks at once; more are refused
 
 _log_node = _log.get_logger()
+
+_status_reporter: Callable[[float], list[dict[str, Any]]] | None = None
+
+
+def set_status_reporter(reporter: Callable[[float], list[dict[str, Any]]] | None) -> None:
+    """Set what answers ``otp-node status``: ``reporter(timeout)`` returns the trees.
+
+    The node layer sits under supervision and must not import it; supervision
+    registers its ``trees`` here when imported. Without a reporter no
+    supervisor can be running, and the answer lists no trees.
+    """
+    global _status_reporter  # noqa: PLW0603 - one reporter per process, set by the layer above
+    _status_reporter = reporter
 
 
 class _Session(NamedTuple):
@@ -52,6 +70,7 @@ class Handshake:
     challenges: dict[bytes, tuple[bytes, bytes, float, str]]
     rejected: int
     on_stop_request: Any
+    stopped: bool
 
     if TYPE_CHECKING:  # provided by Node
         def ensure_peer(self, name: str, address: Any, key: Any) -> None: ...
@@ -286,6 +305,34 @@ class Handshake:
         elif what == "stop" and self.on_stop_request is not None:
             answer = ("stopping", self.name)
             threading.Thread(target=self.on_stop_request, name="otp-stop", daemon=True).start()
+        elif what == "status":
+            if _STATUS_WALKS.acquire(blocking=False):
+                # The walk asks supervisors, and those on other nodes answer through this
+                # I/O thread: it runs in a thread of its own, which hands the reply back here.
+                threading.Thread(target=self._status, args=(rid,), name="otp-status",
+                                 daemon=True).start()
+                return
+            answer = ("error", "busy: too many status requests at once; try again")
         else:
-            answer = ("error", f"unknown request {what!r}: ping, info or stop")
+            answer = ("error", f"unknown request {what!r}: ping, info, status or stop")
         self.transport.reply(rid, self.codec.encode(answer))
+
+    def _status(self, rid: bytes) -> None:
+        """Walk the supervision trees (off the I/O thread, bounded) and answer ``rid``."""
+        try:
+            reporter = _status_reporter
+            trees = [] if reporter is None else reporter(STATUS_TIMEOUT)
+            answer: Any = ("status", {"node": self.name, "address": self.address,
+                                      "trees": trees})
+            try:
+                frame = self.codec.encode(answer)
+            except CodecError as exc:
+                frame = self.codec.encode(("error", f"status could not be encoded: {exc}"))
+        except Exception as exc:  # noqa: BLE001 - a failed walk is an answer, not a dead thread
+            _log_node.warning("status_failed", node=self.name,
+                              error=f"{type(exc).__name__}: {exc}")
+            frame = self.codec.encode(("error", f"status failed: {type(exc).__name__}: {exc}"))
+        finally:
+            _STATUS_WALKS.release()
+        if not self.stopped:  # the ROUTER belongs to the I/O thread: the reply leaves from there
+            self.transport.call_soon(self.transport.reply, rid, frame)

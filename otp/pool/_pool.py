@@ -107,10 +107,29 @@ class Pool:
             ValueError: ``size`` < 1, or a bad routing.
             StartError: a member failed to start (the supervisor is gone).
         """
+        specs = cls.member_specs(agent, size, args=args, kwargs=kwargs, nodes=nodes, kind=kind)
+        Router(routing)  # check it before starting anything
+        sup = Supervisor.start(strategy="one_for_one", intensity=size if intensity is None
+                               else intensity, period=period, children=specs)
+        assert sup is not None
+        return cls(supervisor=sup, routing=routing)
+
+    @staticmethod
+    def member_specs(agent: type[AgentActor], size: int, *, args: tuple[Any, ...] = (),
+                     kwargs: dict[str, Any] | None = None, nodes: list[str] | None = None,
+                     kind: str | None = None) -> list[ChildSpec]:
+        """The child specs of a pool's members (ids ``member-0``...), as :meth:`start` uses.
+
+        Give them to your own supervisor (one_for_one) to put a pool inside a
+        tree, then make the pool with ``Pool(supervisor=that_supervisor)``.
+
+        Raises:
+            ValueError: ``size`` < 1.
+            SpecError: a bad argument, kind or node.
+        """
         if not isinstance(size, int) or isinstance(size, bool) or size < 1:
             msg = f"a pool needs size >= 1 members, got {size!r}"
             raise ValueError(msg)
-        Router(routing)  # check it before starting anything
         specs = []
         for i in range(size):
             spec: dict[str, Any] = {"id": f"member-{i}", "start": agent, "args": args,
@@ -119,10 +138,7 @@ class Pool:
                 first = i % len(nodes)
                 spec["node"] = (*nodes[first:], *nodes[:first])
             specs.append(ChildSpec.model_validate(spec))
-        sup = Supervisor.start(strategy="one_for_one", intensity=size if intensity is None
-                               else intensity, period=period, children=specs)
-        assert sup is not None
-        return cls(supervisor=sup, routing=routing)
+        return specs
 
     @classmethod
     def of(cls, refs: list[AgentRef[Any]], *, routing: str = "round_robin") -> Pool:
@@ -218,10 +234,11 @@ class Pool:
               timeout: float | None = DEFAULT_TIMEOUT) -> Any:
         """Ask one member, chosen by the pool's routing, and return its answer.
 
+        It raises what ``ask`` raises (the member's exception, AskTimeout, ...), and:
+
         Raises:
             LookupError: the pool has no live member.
             RuntimeError: called inside a running event loop (await ``route_future``).
-            and whatever ``ask`` raises (the member's exception, AskTimeout, ...).
         """
         _refuse_on_loop("route")
         return self.route_future(message, key=key).get(timeout=timeout)

@@ -1,4 +1,5 @@
-"""Supervision (layer 3): supervisors, strategies, restart intensity and backoff."""
+"""Supervision (layer 3): supervisors, strategies, restart intensity and backoff, and the
+introspection of running trees (``describe``, ``roots``, ``trees``)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from otp.supervision._sup_ref import (
     SupervisorRef,
 )
 from otp.supervision._supervisor import Supervisor
+from otp.supervision._tree import describe, roots, trees
 
 __all__ = [
     "ChildCounts",
@@ -18,4 +20,7 @@ __all__ = [
     "SUP_CALL_TIMEOUT",
     "Supervisor",
     "SupervisorRef",
+    "describe",
+    "roots",
+    "trees",
 ]

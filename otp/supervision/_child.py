@@ -52,9 +52,16 @@ class ChildStartFailed(Exception):  # noqa: N818 - internal signal, carries OTP'
 
 
 class Child:
-    """A supervisor's record of one child. Temporary children keep no start args (S12)."""
+    """A supervisor's record of one child. Temporary children keep no start args (S12).
 
-    __slots__ = ("args", "backoff", "kwargs", "old_ref", "ref", "restarting", "spec")
+    Besides OTP's state it keeps two figures for introspection (``otp.supervision.describe``):
+    ``restarts``, how many times its supervisor has restarted it (whatever strategy caused
+    the restart: a one_for_all restart counts once for each child it restarts), and
+    ``started``, the ``time.monotonic()`` at which its current incarnation started.
+    """
+
+    __slots__ = ("args", "backoff", "kwargs", "old_ref", "ref", "restarting", "restarts", "spec",
+                 "started")
 
     def __init__(self, spec: ChildSpec, args: tuple[Any, ...] | None = None,
                  kwargs: dict[str, Any] | None = None) -> None:
@@ -65,6 +72,8 @@ class Child:
         self.old_ref: AgentRef[Any] | None = None  # the exited ref, while restarting (OTP)
         self.restarting = False
         self.backoff: BackoffState | None = None
+        self.restarts = 0  # successful restarts by the supervisor
+        self.started: float | None = None  # time.monotonic() of the current incarnation's start
 
     @property
     def id(self) -> str:

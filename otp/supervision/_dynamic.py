@@ -28,8 +28,9 @@ class DynamicSupervisor(Supervisor):
         """Start an empty dynamic supervisor.
 
         Args:
-            child: the template, a ChildSpec, a dict, or an AgentActor class
-                (then its id is the class name and it restarts ``permanent``).
+            *args: the child template (or ``child=``): a ChildSpec, a dict, or an
+                AgentActor class (then its id is the class name and it restarts
+                ``permanent``).
             name: register the supervisor under this name.
             **kwargs: intensity, period, max_children, auto_shutdown, backoff, clock.
         """

@@ -37,6 +37,7 @@ from otp.supervision._child import (
 )
 from otp.supervision._intensity import RestartIntensity
 from otp.supervision._sup_ref import SupervisorRef
+from otp.supervision._tree import TreeCalls
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -54,7 +55,7 @@ class _Retry(NamedTuple):
     counted: bool  # the restart was already counted in the intensity window
 
 
-class Supervisor(SupervisorCalls, AgentActor):
+class Supervisor(SupervisorCalls, TreeCalls, AgentActor):
     """A supervisor. ``Supervisor.start(children=[...], strategy=..., ...)``, or
     subclass it and override ``init()`` (OTP's callback-module style)."""
 
@@ -121,6 +122,7 @@ class Supervisor(SupervisorCalls, AgentActor):
         self._flags = SupFlags.model_validate(flags)
         checked = check_combination(self._flags, specs)
         self._label = self._otp_proc.name or str(self.actor_ref)
+        self._sup_started = time.monotonic()
         self._intensity = RestartIntensity(self._flags.intensity, self._flags.period,
                                            self._sup_clock)
         self._children: list[Child] = []
@@ -150,6 +152,9 @@ class Supervisor(SupervisorCalls, AgentActor):
         child.restarting = False
         child.ref = ref
         if ref is not None:
+            child.started = time.monotonic()
+            if restart:
+                child.restarts += 1
             self._by_ref[ref] = child
             if _log.enabled("info"):
                 event = _log.CHILD_RESTARTED if restart else _log.CHILD_STARTED

@@ -73,9 +73,14 @@ class NodeProcess:
     """One ``otp-node start`` subprocess."""
 
     def __init__(self, name: str, *args: str, cookie: str = COOKIE,
-                 listen: str = "tcp://127.0.0.1:*", wait: bool = True) -> None:
+                 listen: str = "tcp://127.0.0.1:*", wait: bool = True,
+                 command: list[str] | None = None) -> None:
+        """``otp-node start --name NAME --listen LISTEN ARGS``, or ``otp-node COMMAND``
+        (``["run", "system.yaml"]``) when ``command`` is given."""
         cmd = [sys.executable, "-m", "otp.cli", "start", "--name", name, "--listen", listen,
                "--log-format", "json", *args]
+        if command is not None:
+            cmd = [sys.executable, "-m", "otp.cli", *command]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                      text=True, env=node_env(cookie), start_new_session=True)
         self.lines: queue.Queue[str] = queue.Queue()
