@@ -10,7 +10,7 @@ import pytest
 import otp
 
 SUBPACKAGES = ["otp.actor", "otp.supervision", "otp.errors", "otp.specs", "otp.codec", "otp.node", "otp.pool",
-               "otp.demo", "otp.demo.agents"]
+               "otp.demo", "otp.demo.agents", "otp.system"]
 
 
 def test_all_is_sorted_and_has_no_duplicates() -> None:

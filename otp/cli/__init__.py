@@ -13,10 +13,7 @@ import sys
 from collections.abc import Sequence
 from importlib import metadata
 
-from otp.cli import _commands
-from otp.cli import _demo
-from otp.cli import _status
-from otp.cli import _system
+from otp.cli import _commands, _demo, _status, _system
 
 __all__ = ["main"]
 

@@ -74,10 +74,7 @@ def start(ns: Any) -> int:
     except OSError as exc:
         _err(str(exc))
         return 3
-    stop = threading.Event()
-    node.on_stop_request = stop.set
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
+    stop = stop_on_signals()
     try:
         for cls, name in spawns:
             _spawn(cls, name)
@@ -86,14 +83,33 @@ def start(ns: Any) -> int:
         node.stop()
         return 2
     print(f"node {node.name} listening on {node.address}", flush=True)
-    while not stop.wait(0.5):
-        pass
+    return serve(node, stop)
+
+
+def stop_on_signals() -> threading.Event:
+    """An event that SIGTERM and SIGINT set (the node then stops cleanly)."""
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    return stop
+
+
+def serve(node: Any, stop: threading.Event, ended: Any = None) -> int:
+    """Serve until ``stop`` is set (a signal, `otp-node stop`) or ``ended()`` says why the
+    node must stop; then stop the trees in turn and the node. Return the exit code."""
+    node.on_stop_request = stop.set
+    why = None
+    while not stop.wait(0.25):
+        why = ended() if ended is not None else None
+        if why is not None:
+            _err(f"{why}: stopping the node")
+            break
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, signal.SIG_DFL)  # a second signal ends it at once
     killed = _stop_trees()
     node.stop()
     print(f"node {node.name} stopped", flush=True)
-    return 1 if killed else 0
+    return 1 if killed or why is not None else 0
 
 
 def _spawn(cls: type[AgentActor], name: str | None) -> None:

@@ -11,27 +11,24 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import shutil
 import signal
 import sys
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any
 
 from otp import _log
 from otp.actor import AgentRef, Down, Inbox
-from otp.cli._tree import render
+from otp.cli._live import BOLD, GREEN, RED, YELLOW, Display
 from otp.demo import TEAM_FILE, ScriptedModel, register_model
 from otp.demo.agents import MalformedOutput, narrate_to
 from otp.errors import AskTimeout, OTPError, format_reason
-from otp.supervision import describe
 from otp.system import System, load
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from otp.supervision import SupervisorRef
 
 __all__ = ["DEMO_DOC", "add_parser", "demo"]
 
@@ -53,12 +50,7 @@ exit codes: 0 the story ran and the team stopped cleanly; 1 something
 went wrong; 130 interrupted (Ctrl-C), after a clean stop."""
 
 CHILDREN = ("researcher", "writer", "reviewer")  # team.yaml's tree, in start order
-_FPS = 5  # live redraws a second
 _ASK = 30.0  # seconds any one wait may take, whatever the speed
-_UP, _ERASE_LINE, _CLEAR = "\x1b[{}F", "\x1b[K", "\x1b[J"  # up N lines; erase to the end
-_HIDE, _SHOW = "\x1b[?25l", "\x1b[?25h"  # the cursor
-_BOLD, _DIM, _RED, _GREEN, _YELLOW = "\x1b[1m", "\x1b[2m", "\x1b[31m", "\x1b[32m", "\x1b[33m"
-_RESET = "\x1b[0m"
 
 
 def add_parser(sub: Any) -> None:
@@ -85,143 +77,10 @@ class _Interrupted(Exception):
     """Ctrl-C (or SIGTERM) arrived: the story ends early, and the team is stopped."""
 
 
-def _signature(tree: dict[str, Any] | None) -> Any:
-    """What a plain display compares: the shape, states and restart counts (not uptimes)."""
-    if tree is None:
-        return None
-    return (tree.get("id"), tree.get("class"), tree.get("kind"), tree.get("state"),
-            tree.get("restarts"), tuple(_signature(c) for c in tree.get("children") or ()))
-
-
-class _Display:
-    """The story lines and the tree, on a terminal (live) or appended (plain).
-
-    Live: story lines scroll as usual and the tree stays below them, redrawn
-    in place a few times a second, each line overwritten and erased to its
-    end (no blank frame, so no flicker). Plain: lines are written as they
-    come, and the tree by :meth:`show_tree` only when :func:`_signature` changed.
-    """
-
-    def __init__(self, out: TextIO, *, live: bool, color: bool) -> None:
-        self.out, self.live, self.color = out, live, color
-        self._lock = threading.RLock()
-        self._pending: list[str] = []  # live: story lines not drawn yet
-        self._footer = 0  # live: lines of the tree on screen, below the story
-        self._blank = True  # the last story line is blank (the tree needs no gap)
-        self._tree: dict[str, Any] | None = None
-        self._shown: Any = None  # plain: the signature of the tree printed last
-        self._sup: SupervisorRef | None = None
-        self.frozen = False  # the supervisor is no longer asked (it is stopping)
-        self._done = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def paint(self, text: str, code: str) -> str:
-        return f"{code}{text}{_RESET}" if self.color else text
-
-    def who(self, role: str) -> str:
-        """A role's name as the first column of a story line."""
-        return self.paint(f"{role:<10}", _BOLD)
-
-    def say(self, line: str = "") -> None:
-        """Add one line to the story (from any thread)."""
-        with self._lock:
-            if self.live:
-                self._pending.append(line)
-                self._draw()
-            else:
-                self.out.write(line + "\n")
-                self.out.flush()
-
-    def watch(self, sup: SupervisorRef) -> None:
-        """Show the tree of ``sup`` from now on (live: redrawn by a thread of its own)."""
-        self._sup = sup
-        self.refresh()
-        self.show_tree()
-        if self.live and self._thread is None:
-            self.out.write(_HIDE)
-            self._thread = threading.Thread(target=self._run, name="otp-demo-display",
-                                            daemon=True)
-            self._thread.start()
-
-    def _run(self) -> None:
-        with contextlib.suppress(OSError):  # the terminal went away: the main thread ends too
-            while not self._done.wait(1 / _FPS):
-                self.refresh()
-
-    def refresh(self) -> None:
-        """Ask the supervisor for its tree now (live: and redraw it)."""
-        if self._sup is None or self.frozen:
-            return
-        tree = describe(self._sup, timeout=1.0)
-        with self._lock:
-            if not self.frozen:
-                self._tree = tree
-                if self.live:
-                    self._draw()
-
-    def mark_stopped(self, child_id: str | None = None) -> None:
-        """Show ``child_id`` (None: the whole tree) as stopped: its Down has arrived."""
-        with self._lock:
-            tree = self._tree or {}
-            for entry in [tree, *(tree.get("children") or ())]:
-                if tree and (child_id is None or entry.get("id") == child_id):
-                    entry.update(state="stopped", uptime=None)
-            if self.live:
-                self._draw()
-
-    def show_tree(self) -> None:
-        """Plain: print the tree if it changed since it was last printed."""
-        with self._lock:
-            if self.live or self._tree is None or _signature(self._tree) == self._shown:
-                return
-            self._shown = _signature(self._tree)
-            lines = render(self._tree, color=self.color)
-            self.out.write("".join(f"    {line}\n" for line in lines) + "\n")
-            self.out.flush()
-
-    def _draw(self) -> None:
-        """Live: the new story lines over the old tree, then the tree (holding the lock)."""
-        width = max(20, shutil.get_terminal_size((100, 24)).columns - 1)
-        if self._pending:
-            self._blank = self._pending[-1] == ""
-        lines = [*self._pending, *self._footer_lines(width)]
-        parts = [_UP.format(self._footer) if self._footer else ""]
-        parts.extend(f"{line}{_ERASE_LINE}\n" for line in lines)
-        self.out.write("".join(parts) + _CLEAR)
-        self.out.flush()
-        self._footer = len(lines) - len(self._pending)
-        self._pending.clear()
-
-    def _footer_lines(self, width: int) -> list[str]:
-        if self._tree is None:
-            return []
-        title = "supervision tree, " + ("at the end" if self.frozen else
-                                         "live (as the supervisor reports it)")
-        lines = ([] if self._blank else [""]) + [self.paint(f"  {title}"[:width], _DIM)]
-        painted = render(self._tree, color=self.color)
-        for bare, shown in zip(render(self._tree), painted, strict=True):
-            lines.append(f"    {shown}" if len(bare) + 4 <= width else f"    {bare}"[:width])
-        return lines
-
-    def close(self) -> None:
-        """Stop redrawing: the last frame stays, the cursor is shown again, and further
-        lines are appended below it (callable more than once)."""
-        self._done.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        with self._lock:
-            self.frozen = True
-            if self.live:
-                self._draw()
-                self.out.write(_SHOW + "\n")
-                self.out.flush()
-                self.live, self._footer = False, 0
-
-
 class _Story:
     """The demo's script: start the team, two tasks (one with a crash), stop."""
 
-    def __init__(self, display: _Display, speed: float, interrupted: threading.Event) -> None:
+    def __init__(self, display: Display, speed: float, interrupted: threading.Event) -> None:
         self.d, self.speed, self.interrupted = display, speed, interrupted
         self.system: System | None = None
         self.seen: list[AgentRef[Any]] = []  # every agent started, to count the living at the end
@@ -274,7 +133,7 @@ class _Story:
     # -- the story -------------------------------------------------------------------------
     def run(self) -> int:
         d, p, indent = self.d, self.d.paint, " " * 14
-        d.say(p("agent-otp demo: a supervised team of three AI agents", _BOLD))
+        d.say(p("agent-otp demo: a supervised team of three AI agents", BOLD))
         d.say("The model is scripted (no API keys, no network); the rest is real: agents")
         d.say("with mailboxes, a supervisor, a system file. Ctrl-C stops it cleanly.")
         d.say()
@@ -298,23 +157,23 @@ class _Story:
         d.watch(sup)
         self.pause(3.0)
 
-        d.say(p('Task 1: "supervision trees"', _BOLD))
+        d.say(p('Task 1: "supervision trees"', BOLD))
         self.finish("supervision trees", self.research("supervision trees"))
         self.pause(2.0)
 
         topic = "LLM agents that let it crash"
-        d.say(p(f'Task 2: "{topic}"', _BOLD))
+        d.say(p(f'Task 2: "{topic}"', BOLD))
         notes = self.research(topic)
         old = self.member("writer")
         with contextlib.suppress(MalformedOutput):
             self.ask(old.proxy().write(topic, notes))
             msg = "the scripted model was meant to break the writer"
             raise AssertionError(msg)
-        d.say(f"  {d.who('writer')}  {p('crashed', _RED)}: the model's reply was cut off "
+        d.say(f"  {d.who('writer')}  {p('crashed', RED)}: the model's reply was cut off "
               "mid-JSON. The writer")
         d.say(f"{indent}has no retry loop and no fallback: it lets it crash (its terminate")
         d.say(f"{indent}hook ran, above), as its state is suspect after an unexpected error.")
-        self.until("the supervisor to act", lambda: self._writer(old) != "running")
+        self.until("the supervisor to act", lambda: self._writer(old) != "crashed")
         if flags.backoff is not None:
             d.say(f"  {d.who('supervisor')}  restarts the writer in {flags.backoff.min:g}s "
                   "(backoff: a struggling provider")
@@ -336,7 +195,7 @@ class _Story:
         self.pause(2.0)
 
         d.say(p("Stopping: children stop in reverse start order, each running terminate",
-                _BOLD))
+                BOLD))
         self.stop()
         d.close()
         alive = self.alive()
@@ -351,13 +210,12 @@ class _Story:
         return 0 if alive == 0 else 1
 
     def _writer(self, old: AgentRef[Any]) -> str:
-        """``running`` (still the old writer), ``restarting`` or ``restarted``."""
+        """``crashed`` (the supervisor still has the old writer), ``restarting``
+        (it waits for its backoff) or ``restarted`` (a new writer runs)."""
         self.d.refresh()
         assert self.system is not None
         ref = self.system.whereis("team/writer")
-        if ref is None:
-            return "restarting"
-        return "running" if ref == old and ref.is_alive() else "restarted"
+        return "restarting" if ref is None else "crashed" if ref == old else "restarted"
 
     def research(self, topic: str) -> list[str]:
         notes = self.ask(self.member("researcher").proxy().research(topic))
@@ -369,7 +227,7 @@ class _Story:
         self.step("writer", draft.completion, f'"{_excerpt(draft.text, 26)}"')
         review = self.ask(self.member("reviewer").proxy().review(draft.text))
         self.step("reviewer", review.completion, review.verdict.split(":")[0])
-        self.d.say(f"  {self.d.paint('done', _GREEN)}: the draft is approved "
+        self.d.say(f"  {self.d.paint('done', GREEN)}: the draft is approved "
                    f"(drafts reviewed so far: {review.reviewed})")
         self.d.say()
 
@@ -416,7 +274,7 @@ def _shown_path(path: Path) -> str:
 def demo(ns: Any) -> int:
     _log.configure_logging("critical")  # the story is told on stdout; stderr stays quiet
     tty = sys.stdout.isatty()
-    display = _Display(sys.stdout, live=tty and not ns.plain and os.environ.get("TERM") != "dumb",
+    display = Display(sys.stdout, live=tty and not ns.plain and os.environ.get("TERM") != "dumb",
                        color=tty and not ns.no_color and "NO_COLOR" not in os.environ)
     register_model("scripted", ScriptedModel(speed=ns.speed))  # fresh: the script starts over
     narrate_to(lambda role, text: display.say(f"  {display.who(role)}  {text}"))
@@ -436,7 +294,7 @@ def demo(ns: Any) -> int:
         return 1
     except _Interrupted:
         display.say()
-        display.say(display.paint("Interrupted: stopping the team cleanly", _YELLOW))
+        display.say(display.paint("Interrupted: stopping the team cleanly", YELLOW))
         story.stop()
         display.close()
         display.say(f"  agents still alive: {story.alive()}")

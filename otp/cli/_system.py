@@ -6,15 +6,13 @@ import argparse
 import json
 import keyword
 import re
-import signal
 import sys
-import threading
 from pathlib import Path
 from typing import Any
 
 from otp import _log
 from otp.cli import _templates
-from otp.cli._commands import _err, _stop_trees
+from otp.cli._commands import _err, serve, stop_on_signals
 from otp.errors import StartError, SystemSpecError
 from otp.node import ConfigError
 from otp.system import System, json_schema, load, load_text
@@ -126,9 +124,7 @@ def run(ns: Any) -> int:
         return _problems(exc)
     _log.configure_logging(ns.log_level or plan.spec.log.level,
                            ns.log_format or plan.spec.log.format)
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
+    stop = stop_on_signals()
     try:
         system = System.start(plan, node=True)
     except ConfigError as exc:
@@ -141,22 +137,10 @@ def run(ns: Any) -> int:
         _err(str(exc))
         return 1
     node = system.node
-    node.on_stop_request = stop.set
     print(f"node {node.name} listening on {node.address}", flush=True)
     for tree in plan.trees:
         print(f"started tree {tree.entry.id} ({_count(tree.children)})", flush=True)
-    ended = None
-    while not stop.wait(0.25):
-        ended = system.ended()
-        if ended is not None:
-            _err(f"{system.describe_end()}: stopping the node")
-            break
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, signal.SIG_DFL)  # a second signal ends it at once
-    killed = _stop_trees()
-    system.stop()
-    print(f"node {node.name} stopped", flush=True)
-    return 1 if killed or ended is not None else 0
+    return serve(node, stop, lambda: None if system.ended() is None else system.describe_end())
 
 
 # -- scaffolding -------------------------------------------------------------------------
