@@ -7,7 +7,9 @@ links, monitors, names, timers; pykka lives there); ``otp.supervision``
 (supervisors) and ``otp.node`` (nodes linked by ZeroMQ: remote refs, remote
 spawn, global names, placement of supervised children; zmq lives in
 ``otp.node.transport``); ``otp.pool`` (pools: fan-out with all/first/majority/
-quorum, routing); ``otp.cli`` (``otp-node``). This file pulls together the
+quorum, routing); ``otp.system`` (system files in YAML: validated, started;
+PyYAML lives in ``otp.system._yaml``) and ``otp.demo`` (the team of
+``otp-node demo``); ``otp.cli`` (``otp-node``). This file pulls together the
 public API.
 """
 

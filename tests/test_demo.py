@@ -74,6 +74,9 @@ def test_the_plain_story_crashes_restarts_retries_and_stops_in_reverse_order() -
     # The tree is printed when it changes (start, restarting, restarted, stopped), never
     # merely because uptimes grew.
     assert out.count("└── reviewer") == 4
+    # The tree shows the new writer, then the stopped one, with its restart counted.
+    assert re.search(r"├── writer +Writer +thread +running +up \S+ +restarts 1\n", out), out
+    assert re.search(r"├── writer +Writer +thread +stopped +restarts 1\n", out), out
     assert "Traceback" not in out
 
 

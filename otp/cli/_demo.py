@@ -212,9 +212,9 @@ class _Story:
     def _writer(self, old: AgentRef[Any]) -> str:
         """``crashed`` (the supervisor still has the old writer), ``restarting``
         (it waits for its backoff) or ``restarted`` (a new writer runs)."""
-        self.d.refresh()
         assert self.system is not None
         ref = self.system.whereis("team/writer")
+        self.d.refresh()  # after whereis: the tree shown is never older than the answer
         return "restarting" if ref is None else "crashed" if ref == old else "restarted"
 
     def research(self, topic: str) -> list[str]:
