@@ -1,9 +1,10 @@
 """The ``otp-node`` command (layer 6).
 
 Nothing imports this package: it sits on top of every other layer.
-``otp-node start`` runs a node in the foreground; ``ping``, ``ls`` and
-``stop`` talk to a running node as a hidden client; ``keys`` writes a CURVE
-key pair.
+``otp-node start`` runs a node in the foreground and ``run`` a system file;
+``ping``, ``ls``, ``status`` and ``stop`` talk to a running node as a hidden
+client; ``check``, ``schema``, ``init`` and ``create`` work on system files;
+``keys`` writes a CURVE key pair; ``demo`` shows a supervised team at work.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ examples:
   otp-node start --name b --listen tcp://127.0.0.1:7002 --join tcp://127.0.0.1:7001
   otp-node ping tcp://127.0.0.1:7001
   otp-node ls tcp://127.0.0.1:7001 --json
+  otp-node status tcp://127.0.0.1:7001
   otp-node stop tcp://127.0.0.1:7002
 
 The cookie (the cluster's shared secret) comes from --cookie, --cookie-file,

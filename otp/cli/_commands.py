@@ -68,12 +68,8 @@ def start(ns: Any) -> int:
                           cookie_file=ns.cookie_file, curve_secret=ns.curve_secret,
                           curve_allow=ns.curve_allow, heartbeat=ns.heartbeat,
                           advertise=ns.advertise)
-    except ConfigError as exc:
-        _err(str(exc))
-        return 2
-    except OSError as exc:
-        _err(str(exc))
-        return 3
+    except (ConfigError, OSError) as exc:
+        return start_failed(exc)
     stop = stop_on_signals()
     try:
         for cls, name in spawns:
@@ -84,6 +80,13 @@ def start(ns: Any) -> int:
         return 2
     print(f"node {node.name} listening on {node.address}", flush=True)
     return serve(node, stop)
+
+
+def start_failed(exc: Exception) -> int:
+    """Say why a node did not start; return the exit code: 2 for its configuration, 3 when
+    the address cannot be bound, 1 when what it had to start failed."""
+    _err(str(exc))
+    return 2 if isinstance(exc, ConfigError) else 3 if isinstance(exc, OSError) else 1
 
 
 def stop_on_signals() -> threading.Event:

@@ -12,7 +12,7 @@ from typing import Any
 
 from otp import _log
 from otp.cli import _templates
-from otp.cli._commands import _err, serve, stop_on_signals
+from otp.cli._commands import _err, serve, start_failed, stop_on_signals
 from otp.errors import StartError, SystemSpecError
 from otp.node import ConfigError
 from otp.system import System, json_schema, load, load_text
@@ -127,15 +127,8 @@ def run(ns: Any) -> int:
     stop = stop_on_signals()
     try:
         system = System.start(plan, node=True)
-    except ConfigError as exc:
-        _err(str(exc))
-        return 2
-    except OSError as exc:
-        _err(str(exc))
-        return 3
-    except StartError as exc:
-        _err(str(exc))
-        return 1
+    except (ConfigError, OSError, StartError) as exc:
+        return start_failed(exc)
     node = system.node
     print(f"node {node.name} listening on {node.address}", flush=True)
     for tree in plan.trees:
