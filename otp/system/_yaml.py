@@ -40,6 +40,7 @@ _BOOL = "tag:yaml.org,2002:bool"
 _STR = "tag:yaml.org,2002:str"
 _VAR = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}|\$\{([^}]*)\}?")
 _MAX_DEPTH = 64
+_MAX_VALUES = 100_000  # values built from one file: aliases of aliases cannot blow it up
 
 
 class _Resolver(Resolver):
@@ -141,9 +142,17 @@ class _Builder:
         self.doc = doc
         self.loader = loader
         self.env = env
+        self.count = 0
 
     def value(self, node: Node, path: Path) -> Any:
         self.doc.marks[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
+        self.count += 1
+        if self.count > _MAX_VALUES:
+            if self.count == _MAX_VALUES + 1:
+                self.doc.problems.append(self.doc.problem(
+                    path, f"more than {_MAX_VALUES:,} values (aliases of aliases?); a system "
+                    "file is far smaller", show_value=False))
+            return None
         if len(path) > _MAX_DEPTH:
             self.doc.problems.append(self.doc.problem(path, f"nested deeper than {_MAX_DEPTH} "
                                                       "levels (a recursive alias?)",

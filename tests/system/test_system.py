@@ -198,3 +198,13 @@ def test_append_item_adds_a_child_keeping_comments() -> None:
     with pytest.raises(ValueError, match="not a block list"):
         append_item("supervisors:\n  - id: t\n    children: []\n",
                     ("supervisors", 0, "children"), "- id: b\n")
+
+
+@pytest.mark.timeout(30)
+def test_aliases_of_aliases_cannot_blow_the_reader_up() -> None:
+    laughs = "a: &a [x, x, x, x, x, x, x, x, x, x]\n"
+    for i, name in enumerate("bcdefghi"):
+        prev = "abcdefghi"[i]
+        laughs += f"{name}: &{name} [*{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}]\n"
+    doc = read(laughs, "lol.yaml")
+    assert any("more than 100,000 values" in p.message for p in doc.problems)
