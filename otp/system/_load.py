@@ -124,11 +124,12 @@ def _translate(exc: Any, doc: Document) -> list[Problem]:
     values: dict[tuple[Any, ...], Any] = {}
     unknown: set[tuple[Any, ...]] = set()
     for err in exc.errors(include_url=False):
-        path, value, shown = _data_path(err["loc"], doc.data)
-        kind = err["type"]
+        path, value = _data_path(err["loc"], doc.data)
+        kind, shown = err["type"], True
         message = err["msg"].replace(f" or instance of {SystemSpec.__name__}", "")
+        if kind == "missing":  # the key is not in the data: name it
+            path = (*path, err["loc"][-1])
         if kind == "extra_forbidden":
-            path = (*path, err["loc"][-1]) if path[-1:] != err["loc"][-1:] else path
             message, shown = _unknown_key(path), False
             unknown.add(path)
         elif path and path[-1] in _MESSAGES and kind not in ("missing", "unknown_key"):
@@ -185,27 +186,20 @@ def _model_of(annotation: Any) -> Any:
     return None
 
 
-def _data_path(loc: tuple[Any, ...], data: Any) -> tuple[tuple[Any, ...], Any, bool]:
-    """The part of pydantic's ``loc`` that indexes into the data (union member names and
-    ``function-after[...]`` steps dropped), the value there, and whether it was found."""
+def _data_path(loc: tuple[Any, ...], data: Any) -> tuple[tuple[Any, ...], Any]:
+    """The steps of pydantic's ``loc`` that index into the data (a union member's name or a
+    validator step is not one), and the value they reach."""
     path: list[Any] = []
     here = data
-    found = True
     for part in loc:
         if isinstance(here, dict) and isinstance(part, str) and part in here:
             here = here[part]
         elif isinstance(here, list) and isinstance(part, int) and 0 <= part < len(here):
             here = here[part]
-        elif isinstance(here, dict) and isinstance(part, str) and not part.startswith(
-                ("function-", "literal[", "list[", "dict[", "str", "int", "float", "bool",
-                 "none", "tagged-union", "nullable")):
-            path.append(part)  # a missing key
-            found = False
-            break
         else:
-            continue  # a union member's name, a validator step
+            continue
         path.append(part)
-    return tuple(path), here, found
+    return tuple(path), here
 
 
 class _Compiler:
@@ -253,8 +247,7 @@ class _Compiler:
             try:
                 return check_combination(flags, specs)
             except SpecError as exc:
-                at = [i for i, s in enumerate(specs) if s.id == _id_of(exc)]  # the last one
-                where = at[-1] if at else None
+                where = _culprit(exc, specs)
                 self._spec_problem(exc, path if where is None else (*path, where))
         return specs
 
@@ -319,8 +312,14 @@ class _Compiler:
                                               show_value=False))
 
 
-def _id_of(exc: SpecError) -> str | None:
-    text = str(exc)
-    if "child '" in text:
-        return text.split("child '", 1)[1].split("'", 1)[0]
+def _culprit(exc: SpecError, specs: list[ChildSpec]) -> int | None:
+    """The index of the child that ``check_combination`` refused (None: the list as a whole).
+
+    Each spec passed alone, so what is left is a repeated id (the second use is the
+    mistake) or a significant child under ``auto_shutdown: never``.
+    """
+    if exc.code == "duplicate_child_name":
+        return [i for i, spec in enumerate(specs) if spec.id == exc.value][-1]
+    if exc.code == "bad_combination":
+        return next((i for i, spec in enumerate(specs) if spec.significant), None)
     return None
