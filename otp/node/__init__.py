@@ -19,6 +19,7 @@ from typing import Any
 
 from otp.actor import AgentRef, drive
 from otp.codec import MAX_FRAME
+from otp.node._handshake import set_status_reporter
 from otp.node._node import Node, NodeDown, NodeUp
 from otp.node._protocol import (
     ConfigError,
@@ -44,6 +45,7 @@ __all__ = [
     "nodes",
     "register_global",
     "resolve",
+    "set_status_reporter",
     "spawn",
     "start",
     "stop",

@@ -36,7 +36,6 @@ from typing import TYPE_CHECKING, Any
 import otp.node
 from otp.actor import AgentProxy, AgentRef
 from otp.actor._process import live
-from otp.node._handshake import set_status_reporter
 
 if TYPE_CHECKING:
     from otp.specs import ChildSpec, SupFlags
@@ -249,4 +248,4 @@ def _refuse_on_loop(what: str) -> None:
         raise RuntimeError(msg)
 
 
-set_status_reporter(trees)  # `otp-node status` asks the node, which asks this layer
+otp.node.set_status_reporter(trees)  # `otp-node status` asks the node, which asks this layer

@@ -132,7 +132,7 @@ def _translate(exc: Any, doc: Document) -> list[Problem]:
         if kind == "extra_forbidden":
             message, shown = _unknown_key(path), False
             unknown.add(path)
-        elif path and path[-1] in _MESSAGES and kind not in ("missing", "unknown_key"):
+        elif path and path[-1] in _MESSAGES and kind != "missing":
             message = _MESSAGES[str(path[-1])]
         elif kind == "missing":
             message = f"{path[-1]!r} is required: {_field(path).description}"
